@@ -1,3 +1,3 @@
 //! The C boundary. Every exported symbol and every Valkey symbol we call is here.
-pub mod host;
 pub mod dict;
+pub mod host;

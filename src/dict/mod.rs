@@ -1,0 +1,1151 @@
+//! The chained, incrementally rehashed hash table of Valkey's `src/dict.c`.
+//!
+//! # Contract
+//! The dict header is a C struct that C code reads and writes through
+//! macros (`dictPauseRehashing` increments `pauserehash` directly), and every
+//! callback (hash, compare, destructors, rehashing hooks, scan functions) may
+//! re-enter the dict. So the table is handled through raw pointers, never
+//! through `&mut dict`, and every field is re-read after a callback, exactly
+//! where dict.c re-reads it. All functions here share one precondition,
+//! stated once: `d` points to a live dict created by [`create`] whose
+//! `type_` points to a valid `dictType`, and no other thread uses it
+//! concurrently (dicts are single-threaded in Valkey; the lazyfree worker
+//! only ever owns a dict the main thread has given up).
+//!
+//! # Invariants (same as dict.c)
+//! * table `t` exists iff `ht_size_exp[t] != -1`, and then has
+//!   `1 << ht_size_exp[t]` buckets;
+//! * `rehashidx == -1` iff table 1 does not exist; while rehashing, buckets
+//!   `0..rehashidx` of table 0 are empty;
+//! * `ht_used[t]` is the number of entries chained from table `t`.
+//!
+//! Observable behaviour (resize policy, rehash steps, callbacks, scan
+//! cursors, PRNG draws) follows dict.c call for call, so a differential run
+//! against `dict.o` produces identical traces.
+
+pub mod siphash;
+pub mod types;
+
+use core::ffi::{c_int, c_long, c_ulong, c_void};
+use core::mem::size_of;
+use core::ptr::{self, null_mut};
+use std::cell::UnsafeCell;
+use std::sync::atomic::{AtomicI32, Ordering};
+
+use crate::ffi::host;
+use crate::vk_assert;
+pub use types::*;
+
+/// Global resize policy (`dict_can_resize` in dict.c). Valkey sets it from the
+/// main thread around fork; relaxed ordering is what a plain C global gives.
+static RESIZE_POLICY: AtomicI32 = AtomicI32::new(DICT_RESIZE_ENABLE);
+/// `dict_force_resize_ratio`: fixed at 4 in Valkey 9.1.
+pub(crate) const FORCE_RESIZE_RATIO: u64 = 4;
+
+/// The 16-byte SipHash key. `dictGetHashFunctionSeed` hands C a pointer to it,
+/// so it needs a fixed address and interior mutability.
+pub struct HashSeed(UnsafeCell<[u8; 16]>);
+// SAFETY: Valkey sets the seed once at startup before any thread hashes, as
+// with dict.c's plain static array.
+unsafe impl Sync for HashSeed {}
+pub static HASH_SEED: HashSeed = HashSeed(UnsafeCell::new([0; 16]));
+
+impl HashSeed {
+    pub fn as_mut_ptr(&self) -> *mut u8 {
+        self.0.get().cast()
+    }
+    fn get(&self) -> &[u8; 16] {
+        // SAFETY: see the Sync impl: writes happen before concurrent reads.
+        unsafe { &*self.0.get() }
+    }
+}
+
+#[inline(always)]
+fn ht_size(exp: i8) -> u64 {
+    if exp == -1 {
+        0
+    } else {
+        1u64 << exp
+    }
+}
+
+#[inline(always)]
+fn ht_mask(exp: i8) -> u64 {
+    if exp == -1 {
+        0
+    } else {
+        (1u64 << exp) - 1
+    }
+}
+
+#[inline(always)]
+fn policy() -> dictResizeEnable {
+    RESIZE_POLICY.load(Ordering::Relaxed)
+}
+
+pub fn set_resize_enabled(enable: dictResizeEnable) {
+    RESIZE_POLICY.store(enable, Ordering::Relaxed);
+}
+
+/// The smallest exponent whose table holds `size` buckets (dict.c's `dictNextExp`).
+pub fn next_exp(size: u64) -> i8 {
+    if size <= DICT_HT_INITIAL_SIZE {
+        return DICT_HT_INITIAL_EXP;
+    }
+    if size >= c_long::MAX as u64 {
+        return 63;
+    }
+    (64 - (size - 1).leading_zeros()) as i8
+}
+
+/// Thomas Wang's 64-bit integer hash, as Valkey's util.c `wangHash64`.
+pub fn wang_hash64(mut hash: u64) -> u64 {
+    hash = (!hash).wrapping_add(hash << 21);
+    hash ^= hash >> 24;
+    hash = hash.wrapping_add(hash << 3).wrapping_add(hash << 8);
+    hash ^= hash >> 14;
+    hash = hash.wrapping_add(hash << 2).wrapping_add(hash << 4);
+    hash ^= hash >> 28;
+    hash.wrapping_add(hash << 31)
+}
+
+pub fn gen_hash(key: &[u8]) -> u64 {
+    siphash::siphash(key, HASH_SEED.get())
+}
+
+pub fn gen_case_hash(key: &[u8]) -> u64 {
+    siphash::siphash_nocase(key, HASH_SEED.get())
+}
+
+/// Wall-clock milliseconds, as dict.c's `timeInMilliseconds` (gettimeofday).
+pub fn time_in_milliseconds() -> i64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    now.as_secs() as i64 * 1000 + i64::from(now.subsec_millis())
+}
+
+// ---------------------------------------------------------------------------
+// Small accessors. All take the module-level precondition on `d`.
+
+#[inline(always)]
+unsafe fn dtype<'a>(d: *const dict) -> &'a dictType {
+    &*(*d).type_
+}
+
+#[inline(always)]
+pub unsafe fn is_rehashing(d: *const dict) -> bool {
+    (*d).rehashidx != -1
+}
+
+#[inline(always)]
+pub unsafe fn size(d: *const dict) -> u64 {
+    (*d).ht_used[0] + (*d).ht_used[1]
+}
+
+#[inline(always)]
+pub unsafe fn buckets(d: *const dict) -> u64 {
+    ht_size((*d).ht_size_exp[0]) + ht_size((*d).ht_size_exp[1])
+}
+
+#[inline(always)]
+pub unsafe fn hash_key(d: *const dict, key: *const c_void) -> u64 {
+    match dtype(d).hashFunction {
+        Some(f) => f(key),
+        None => host::server_assert(c"d->type->hashFunction", c"src/dict/mod.rs", line!()),
+    }
+}
+
+#[inline(always)]
+unsafe fn keys_equal(d: *const dict, key: *const c_void, other: *const c_void) -> bool {
+    if key == other {
+        return true;
+    }
+    match dtype(d).keyCompare {
+        Some(cmp) => cmp(key, other) != 0,
+        None => false,
+    }
+}
+
+#[inline(always)]
+unsafe fn bucket_at(d: *mut dict, table: usize, idx: u64) -> *mut *mut dictEntry {
+    (*d).ht_table[table].add(idx as usize)
+}
+
+unsafe fn free_key(d: *mut dict, de: *mut dictEntry) {
+    if let Some(f) = dtype(d).keyDestructor {
+        f((*de).key);
+    }
+}
+
+unsafe fn free_val(d: *mut dict, de: *mut dictEntry) {
+    if let Some(f) = dtype(d).valDestructor {
+        f((*de).v.val);
+    }
+}
+
+unsafe fn reset_table(d: *mut dict, t: usize) {
+    (*d).ht_table[t] = null_mut();
+    (*d).ht_size_exp[t] = -1;
+    (*d).ht_used[t] = 0;
+}
+
+#[inline]
+unsafe fn rehash_step(d: *mut dict) {
+    if (*d).pauserehash == 0 {
+        rehash(d, 1);
+    }
+}
+
+unsafe fn shrink_if_auto_resize_allowed(d: *mut dict) {
+    if (*d).pauseAutoResize > 0 {
+        return;
+    }
+    shrink_if_needed(d);
+}
+
+unsafe fn expand_if_auto_resize_allowed(d: *mut dict) {
+    if (*d).pauseAutoResize > 0 {
+        return;
+    }
+    expand_if_needed(d);
+}
+
+// ---------------------------------------------------------------------------
+// Creation, resizing, rehashing.
+
+/// `dictCreate`: header plus zeroed caller metadata, no table yet.
+pub unsafe fn create(type_: *mut dictType) -> *mut dict {
+    let metasize = match (*type_).dictMetadataBytes {
+        Some(f) => f(null_mut()),
+        None => 0,
+    };
+    let d = host::valkey_malloc(size_of::<dict>() + metasize).cast::<dict>();
+    if metasize > 0 {
+        ptr::write_bytes((*d).metadata.as_mut_ptr().cast::<u8>(), 0, metasize);
+    }
+    reset_table(d, 0);
+    reset_table(d, 1);
+    (*d).type_ = type_;
+    (*d).rehashidx = -1;
+    (*d).pauserehash = 0;
+    (*d).pauseAutoResize = 0;
+    d
+}
+
+/// How a resize allocates its table: `zcalloc` (aborts on OOM) or `ztrycalloc`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Alloc {
+    MustSucceed,
+    MayFail,
+}
+
+/// Outcome of a resize attempt, keeping dict.c's distinction between "not
+/// performed" and "allocation failed" (only the latter fails `dictTryExpand`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Resize {
+    Done,
+    Skipped,
+    AllocFailed,
+}
+
+/// dict.c's `dictResizeWithOptionalCheck`: allocate table 1 and start a
+/// rehash, or install the table directly when table 0 is absent or empty.
+unsafe fn resize(d: *mut dict, size: u64, alloc: Alloc) -> Resize {
+    vk_assert!(!is_rehashing(d));
+
+    let new_exp = next_exp(size);
+    let newsize = ht_size(new_exp);
+    if newsize < size || newsize.wrapping_mul(size_of::<*mut dictEntry>() as u64) < newsize {
+        return Resize::Skipped;
+    }
+    if new_exp == (*d).ht_size_exp[0] {
+        return Resize::Skipped;
+    }
+
+    let bytes = (newsize as usize).wrapping_mul(size_of::<*mut dictEntry>());
+    let new_table = match alloc {
+        Alloc::MayFail => {
+            let t = host::ztrycalloc(bytes);
+            if t.is_null() {
+                return Resize::AllocFailed;
+            }
+            t
+        }
+        Alloc::MustSucceed => host::valkey_calloc(bytes),
+    }
+    .cast::<*mut dictEntry>();
+
+    // Table 1 is prepared even for the first allocation so that
+    // rehashingStarted sees both tables, as in dict.c.
+    (*d).ht_size_exp[1] = new_exp;
+    (*d).ht_used[1] = 0;
+    (*d).ht_table[1] = new_table;
+    (*d).rehashidx = 0;
+    if let Some(f) = dtype(d).rehashingStarted {
+        f(d);
+    }
+
+    // Nothing to migrate: install the new table as table 0 right away.
+    if (*d).ht_table[0].is_null() || (*d).ht_used[0] == 0 {
+        if let Some(f) = dtype(d).rehashingCompleted {
+            f(d);
+        }
+        if !(*d).ht_table[0].is_null() {
+            host::valkey_free((*d).ht_table[0].cast());
+        }
+        (*d).ht_size_exp[0] = new_exp;
+        (*d).ht_used[0] = 0;
+        (*d).ht_table[0] = new_table;
+        reset_table(d, 1);
+        (*d).rehashidx = -1;
+    }
+    Resize::Done
+}
+
+unsafe fn expand_checked(d: *mut dict, size: u64, alloc: Alloc) -> Resize {
+    if is_rehashing(d) || (*d).ht_used[0] > size || ht_size((*d).ht_size_exp[0]) >= size {
+        return Resize::Skipped;
+    }
+    resize(d, size, alloc)
+}
+
+/// `dictExpand`: DICT_ERR when the expansion was not performed.
+pub unsafe fn expand(d: *mut dict, size: u64) -> c_int {
+    match expand_checked(d, size, Alloc::MustSucceed) {
+        Resize::Done => DICT_OK,
+        _ => DICT_ERR,
+    }
+}
+
+/// `dictTryExpand`: DICT_ERR only when the allocation failed.
+pub unsafe fn try_expand(d: *mut dict, size: u64) -> c_int {
+    match expand_checked(d, size, Alloc::MayFail) {
+        Resize::AllocFailed => DICT_ERR,
+        _ => DICT_OK,
+    }
+}
+
+/// `dictShrink`: DICT_ERR when the shrink was not performed.
+pub unsafe fn shrink(d: *mut dict, size: u64) -> c_int {
+    if is_rehashing(d) || (*d).ht_used[0] > size || ht_size((*d).ht_size_exp[0]) <= size {
+        return DICT_ERR;
+    }
+    match resize(d, size, Alloc::MustSucceed) {
+        Resize::Done => DICT_OK,
+        _ => DICT_ERR,
+    }
+}
+
+/// Moves every entry of table-0 bucket `idx` to table 1.
+unsafe fn rehash_bucket_entries(d: *mut dict, idx: u64) {
+    let mut de = *bucket_at(d, 0, idx);
+    let growing = (*d).ht_size_exp[1] > (*d).ht_size_exp[0];
+    let mask1 = ht_mask((*d).ht_size_exp[1]);
+    while !de.is_null() {
+        let next = (*de).next;
+        // When shrinking, sizes are powers of two: masking the old index
+        // gives the new one without rehashing the key.
+        let h = if growing {
+            hash_key(d, (*de).key) & mask1
+        } else {
+            idx & mask1
+        };
+        let dst = bucket_at(d, 1, h);
+        (*de).next = *dst;
+        *dst = de;
+        (*d).ht_used[0] -= 1;
+        (*d).ht_used[1] += 1;
+        de = next;
+    }
+    *bucket_at(d, 0, idx) = null_mut();
+}
+
+/// When table 0 is drained, table 1 becomes table 0. Returns whether it did.
+unsafe fn check_rehashing_completed(d: *mut dict) -> bool {
+    if (*d).ht_used[0] != 0 {
+        return false;
+    }
+    if let Some(f) = dtype(d).rehashingCompleted {
+        f(d);
+    }
+    host::valkey_free((*d).ht_table[0].cast());
+    (*d).ht_table[0] = (*d).ht_table[1];
+    (*d).ht_used[0] = (*d).ht_used[1];
+    (*d).ht_size_exp[0] = (*d).ht_size_exp[1];
+    reset_table(d, 1);
+    (*d).rehashidx = -1;
+    true
+}
+
+/// Whether the global policy currently holds back the rehash in progress:
+/// FORBID always; AVOID unless the size change is at least 4x up or 32x down.
+unsafe fn rehash_held_back(d: *const dict) -> bool {
+    let s0 = ht_size((*d).ht_size_exp[0]);
+    let s1 = ht_size((*d).ht_size_exp[1]);
+    match policy() {
+        DICT_RESIZE_FORBID => true,
+        DICT_RESIZE_AVOID => {
+            (s1 > s0 && s1 < FORCE_RESIZE_RATIO * s0)
+                || (s1 < s0 && s0 < HASHTABLE_MIN_FILL * FORCE_RESIZE_RATIO * s1)
+        }
+        _ => false,
+    }
+}
+
+/// `dictRehash`: up to `n` bucket moves, visiting at most `n*10` empty
+/// buckets. Returns 1 while entries remain to move.
+pub unsafe fn rehash(d: *mut dict, mut n: c_int) -> c_int {
+    let mut empty_visits = n.wrapping_mul(10);
+    if policy() == DICT_RESIZE_FORBID || !is_rehashing(d) {
+        return 0;
+    }
+    if rehash_held_back(d) {
+        return 0;
+    }
+
+    loop {
+        let left = n;
+        n = n.wrapping_sub(1);
+        if left == 0 || (*d).ht_used[0] == 0 {
+            break;
+        }
+        // rehashidx cannot run off table 0: it still holds entries.
+        vk_assert!(ht_size((*d).ht_size_exp[0]) > (*d).rehashidx as u64);
+        while (*bucket_at(d, 0, (*d).rehashidx as u64)).is_null() {
+            (*d).rehashidx += 1;
+            empty_visits = empty_visits.wrapping_sub(1);
+            if empty_visits == 0 {
+                return 1;
+            }
+        }
+        rehash_bucket_entries(d, (*d).rehashidx as u64);
+        (*d).rehashidx += 1;
+    }
+    c_int::from(!check_rehashing_completed(d))
+}
+
+/// `dictRehashMicroseconds`: rehash in batches of 100 until `us` elapse.
+pub unsafe fn rehash_microseconds(d: *mut dict, us: u64) -> c_int {
+    if (*d).pauserehash > 0 {
+        return 0;
+    }
+    let start = host::monotonic_us();
+    let mut rehashes: c_int = 0;
+    while rehash(d, 100) != 0 {
+        rehashes = rehashes.wrapping_add(100);
+        if host::monotonic_us().wrapping_sub(start) >= us {
+            break;
+        }
+    }
+    rehashes
+}
+
+/// Rehashes the one table-0 bucket a lookup is about to touch.
+unsafe fn bucket_rehash(d: *mut dict, idx: u64) -> bool {
+    if (*d).pauserehash != 0 {
+        return false;
+    }
+    if policy() == DICT_RESIZE_FORBID || !is_rehashing(d) {
+        return false;
+    }
+    if rehash_held_back(d) {
+        return false;
+    }
+    rehash_bucket_entries(d, idx);
+    check_rehashing_completed(d);
+    true
+}
+
+/// The rehash work every keyed operation does first: the bucket it is about
+/// to visit if that bucket still holds entries in table 0 (cache friendly),
+/// otherwise one ordinary step.
+#[inline]
+unsafe fn rehash_for_lookup(d: *mut dict, idx: u64) {
+    if (idx as c_long) >= (*d).rehashidx && !(*bucket_at(d, 0, idx)).is_null() {
+        bucket_rehash(d, idx);
+    } else {
+        rehash_step(d);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Keyed operations.
+
+/// `dictFind`.
+pub unsafe fn find(d: *mut dict, key: *const c_void) -> *mut dictEntry {
+    if size(d) == 0 {
+        return null_mut();
+    }
+    let h = hash_key(d, key);
+    let mut idx = h & ht_mask((*d).ht_size_exp[0]);
+    if is_rehashing(d) {
+        rehash_for_lookup(d, idx);
+    }
+    for table in 0..2 {
+        if table == 0 && (idx as c_long) < (*d).rehashidx {
+            continue;
+        }
+        idx = h & ht_mask((*d).ht_size_exp[table]);
+        let mut he = *bucket_at(d, table, idx);
+        while !he.is_null() {
+            if keys_equal(d, key, (*he).key) {
+                return he;
+            }
+            he = (*he).next;
+        }
+        if !is_rehashing(d) {
+            return null_mut();
+        }
+    }
+    null_mut()
+}
+
+/// `dictFindPositionForInsert`: NULL (and `*existing`) when the key exists,
+/// otherwise the bucket where `dictInsertAtPosition` will link the entry.
+pub unsafe fn find_position_for_insert(
+    d: *mut dict,
+    key: *const c_void,
+    existing: *mut *mut dictEntry,
+) -> *mut c_void {
+    if !existing.is_null() {
+        *existing = null_mut();
+    }
+    let hash = hash_key(d, key);
+    let mut idx = hash & ht_mask((*d).ht_size_exp[0]);
+    if is_rehashing(d) {
+        rehash_for_lookup(d, idx);
+    }
+    expand_if_auto_resize_allowed(d);
+    for table in 0..2 {
+        if table == 0 && (idx as c_long) < (*d).rehashidx {
+            continue;
+        }
+        idx = hash & ht_mask((*d).ht_size_exp[table]);
+        let mut he = *bucket_at(d, table, idx);
+        while !he.is_null() {
+            if keys_equal(d, key, (*he).key) {
+                if !existing.is_null() {
+                    *existing = he;
+                }
+                return null_mut();
+            }
+            he = (*he).next;
+        }
+        if !is_rehashing(d) {
+            break;
+        }
+    }
+    // New entries always go to the table being filled.
+    let table = usize::from(is_rehashing(d));
+    bucket_at(d, table, idx).cast()
+}
+
+/// `dictInsertAtPosition`: links a new entry at the head of `position`.
+pub unsafe fn insert_at_position(
+    d: *mut dict,
+    key: *mut c_void,
+    position: *mut c_void,
+) -> *mut dictEntry {
+    let bucket = position.cast::<*mut dictEntry>();
+    let table = usize::from(is_rehashing(d));
+    let first = (*d).ht_table[table];
+    let last = first.wrapping_add(ht_mask((*d).ht_size_exp[table]) as usize);
+    vk_assert!(bucket >= first && bucket <= last);
+    let entry = host::valkey_malloc(size_of::<dictEntry>()).cast::<dictEntry>();
+    // The value slot stays uninitialised, as in dict.c; callers set it.
+    ptr::addr_of_mut!((*entry).key).write(key);
+    ptr::addr_of_mut!((*entry).next).write(*bucket);
+    *bucket = entry;
+    (*d).ht_used[table] += 1;
+    entry
+}
+
+/// `dictAddRaw`.
+pub unsafe fn add_raw(
+    d: *mut dict,
+    key: *mut c_void,
+    existing: *mut *mut dictEntry,
+) -> *mut dictEntry {
+    let position = find_position_for_insert(d, key, existing);
+    if position.is_null() {
+        return null_mut();
+    }
+    let key = match dtype(d).keyDup {
+        Some(dup) => dup(key),
+        None => key,
+    };
+    insert_at_position(d, key, position)
+}
+
+/// `dictAdd`.
+pub unsafe fn add(d: *mut dict, key: *mut c_void, val: *mut c_void) -> c_int {
+    let entry = add_raw(d, key, null_mut());
+    if entry.is_null() {
+        return DICT_ERR;
+    }
+    (*entry).v.val = val;
+    DICT_OK
+}
+
+/// `dictReplace`: 1 when added, 0 when an existing value was replaced (the
+/// new value is set before the old one is destroyed, for refcounted values).
+pub unsafe fn replace(d: *mut dict, key: *mut c_void, val: *mut c_void) -> c_int {
+    let mut existing: *mut dictEntry = null_mut();
+    let entry = add_raw(d, key, &mut existing);
+    if !entry.is_null() {
+        (*entry).v.val = val;
+        return 1;
+    }
+    let oldval = (*existing).v.val;
+    (*existing).v.val = val;
+    if let Some(f) = dtype(d).valDestructor {
+        f(oldval);
+    }
+    0
+}
+
+/// `dictAddOrFind`.
+pub unsafe fn add_or_find(d: *mut dict, key: *mut c_void) -> *mut dictEntry {
+    let mut existing: *mut dictEntry = null_mut();
+    let entry = add_raw(d, key, &mut existing);
+    if entry.is_null() {
+        existing
+    } else {
+        entry
+    }
+}
+
+/// dict.c's `dictGenericDelete`: unlinks the entry and frees it unless `nofree`.
+unsafe fn generic_delete(d: *mut dict, key: *const c_void, nofree: bool) -> *mut dictEntry {
+    if size(d) == 0 {
+        return null_mut();
+    }
+    let h = hash_key(d, key);
+    let mut idx = h & ht_mask((*d).ht_size_exp[0]);
+    if is_rehashing(d) {
+        rehash_for_lookup(d, idx);
+    }
+    for table in 0..2 {
+        if table == 0 && (idx as c_long) < (*d).rehashidx {
+            continue;
+        }
+        idx = h & ht_mask((*d).ht_size_exp[table]);
+        let mut link = bucket_at(d, table, idx);
+        while !(*link).is_null() {
+            let he = *link;
+            if keys_equal(d, key, (*he).key) {
+                *link = (*he).next;
+                if !nofree {
+                    free_unlinked_entry(d, he);
+                }
+                (*d).ht_used[table] -= 1;
+                shrink_if_auto_resize_allowed(d);
+                return he;
+            }
+            link = ptr::addr_of_mut!((*he).next);
+        }
+        if !is_rehashing(d) {
+            break;
+        }
+    }
+    null_mut()
+}
+
+/// `dictDelete`.
+pub unsafe fn delete(d: *mut dict, key: *const c_void) -> c_int {
+    if generic_delete(d, key, false).is_null() {
+        DICT_ERR
+    } else {
+        DICT_OK
+    }
+}
+
+/// `dictUnlink`: removes without freeing; see `dictFreeUnlinkedEntry`.
+pub unsafe fn unlink(d: *mut dict, key: *const c_void) -> *mut dictEntry {
+    generic_delete(d, key, true)
+}
+
+/// `dictFreeUnlinkedEntry`: NULL-safe.
+pub unsafe fn free_unlinked_entry(d: *mut dict, he: *mut dictEntry) {
+    if he.is_null() {
+        return;
+    }
+    free_key(d, he);
+    free_val(d, he);
+    host::valkey_free(he.cast());
+}
+
+/// Frees every entry of one table, calling `callback` every 65536 buckets.
+unsafe fn clear(d: *mut dict, t: usize, callback: Option<unsafe extern "C" fn(*mut dict)>) {
+    let mut i: u64 = 0;
+    while i < ht_size((*d).ht_size_exp[t]) && (*d).ht_used[t] > 0 {
+        if let Some(cb) = callback {
+            if i & 65535 == 0 {
+                cb(d);
+            }
+        }
+        let mut he = *bucket_at(d, t, i);
+        while !he.is_null() {
+            let next = (*he).next;
+            free_key(d, he);
+            free_val(d, he);
+            host::valkey_free(he.cast());
+            (*d).ht_used[t] -= 1;
+            he = next;
+        }
+        i += 1;
+    }
+    host::valkey_free((*d).ht_table[t].cast());
+    reset_table(d, t);
+}
+
+/// `dictRelease`. A dict released mid-rehash reports a (fake) completion
+/// first, so observers of rehashing state can drop their bookkeeping.
+pub unsafe fn release(d: *mut dict) {
+    if is_rehashing(d) {
+        if let Some(f) = dtype(d).rehashingCompleted {
+            f(d);
+        }
+    }
+    clear(d, 0, None);
+    clear(d, 1, None);
+    host::valkey_free(d.cast());
+}
+
+/// `dictEmpty`.
+pub unsafe fn empty(d: *mut dict, callback: Option<unsafe extern "C" fn(*mut dict)>) {
+    if is_rehashing(d) {
+        if let Some(f) = dtype(d).rehashingCompleted {
+            f(d);
+        }
+    }
+    clear(d, 0, callback);
+    clear(d, 1, callback);
+    (*d).rehashidx = -1;
+    (*d).pauserehash = 0;
+    (*d).pauseAutoResize = 0;
+}
+
+// ---------------------------------------------------------------------------
+// Resize policy.
+
+unsafe fn type_resize_allowed(d: *mut dict, size: u64) -> bool {
+    match dtype(d).resizeAllowed {
+        None => true,
+        Some(f) => {
+            let more_mem = ht_size(next_exp(size)).wrapping_mul(size_of::<*mut dictEntry>() as u64);
+            let used_ratio = (*d).ht_used[0] as f64 / ht_size((*d).ht_size_exp[0]) as f64;
+            f(more_mem as usize, used_ratio) != 0
+        }
+    }
+}
+
+/// `dictExpandIfNeeded`: DICT_OK when expanded or already rehashing.
+pub unsafe fn expand_if_needed(d: *mut dict) -> c_int {
+    if is_rehashing(d) {
+        return DICT_OK;
+    }
+    let size0 = ht_size((*d).ht_size_exp[0]);
+    if size0 == 0 {
+        expand(d, DICT_HT_INITIAL_SIZE);
+        return DICT_OK;
+    }
+    let used = (*d).ht_used[0];
+    let pol = policy();
+    if (pol == DICT_RESIZE_ENABLE && used >= size0)
+        || (pol != DICT_RESIZE_FORBID && used >= FORCE_RESIZE_RATIO * size0)
+    {
+        if type_resize_allowed(d, used + 1) {
+            expand(d, used + 1);
+        }
+        return DICT_OK;
+    }
+    DICT_ERR
+}
+
+/// `dictShrinkIfNeeded`: DICT_OK when shrunk, rehashing, or at minimum size.
+pub unsafe fn shrink_if_needed(d: *mut dict) -> c_int {
+    if is_rehashing(d) {
+        return DICT_OK;
+    }
+    let size0 = ht_size((*d).ht_size_exp[0]);
+    if size0 <= DICT_HT_INITIAL_SIZE {
+        return DICT_OK;
+    }
+    let used = (*d).ht_used[0];
+    let pol = policy();
+    if (pol == DICT_RESIZE_ENABLE && used * HASHTABLE_MIN_FILL <= size0)
+        || (pol != DICT_RESIZE_FORBID && used * HASHTABLE_MIN_FILL * FORCE_RESIZE_RATIO <= size0)
+    {
+        if type_resize_allowed(d, used) {
+            shrink(d, used);
+        }
+        return DICT_OK;
+    }
+    DICT_ERR
+}
+
+// ---------------------------------------------------------------------------
+// Entries.
+
+/// `dictSetKey`: stores `keyDup(key)` when the type duplicates keys.
+pub unsafe fn set_key(d: *mut dict, de: *mut dictEntry, key: *mut c_void) {
+    (*de).key = match dtype(d).keyDup {
+        Some(dup) => dup(key),
+        None => key,
+    };
+}
+
+/// `dictMemUsage`: entries and bucket arrays, not keys or values.
+pub unsafe fn mem_usage(d: *const dict) -> usize {
+    size(d) as usize * size_of::<dictEntry>() + buckets(d) as usize * size_of::<*mut dictEntry>()
+}
+
+pub const fn entry_mem_usage() -> usize {
+    size_of::<dictEntry>()
+}
+
+/// `dictFingerprint`: the table pointers, sizes and counts mixed with
+/// `wangHash64`, exactly as dict.c does, to catch misuse of unsafe iterators.
+pub unsafe fn fingerprint(d: *const dict) -> u64 {
+    let integers: [u64; 6] = [
+        (*d).ht_table[0] as u64,
+        (*d).ht_size_exp[0] as i64 as u64,
+        (*d).ht_used[0],
+        (*d).ht_table[1] as u64,
+        (*d).ht_size_exp[1] as i64 as u64,
+        (*d).ht_used[1],
+    ];
+    integers
+        .iter()
+        .fold(0u64, |hash, &i| wang_hash64(hash.wrapping_add(i)))
+}
+
+// ---------------------------------------------------------------------------
+// Iterators.
+
+/// `dictInitIterator`. `iter` may be uninitialised stack memory.
+pub unsafe fn init_iterator(iter: *mut dictIterator, d: *mut dict, safe: bool) {
+    ptr::addr_of_mut!((*iter).d).write(d);
+    ptr::addr_of_mut!((*iter).table).write(0);
+    ptr::addr_of_mut!((*iter).index).write(-1);
+    ptr::addr_of_mut!((*iter).safe).write(c_int::from(safe));
+    ptr::addr_of_mut!((*iter).entry).write(null_mut());
+    ptr::addr_of_mut!((*iter).nextEntry).write(null_mut());
+}
+
+/// `dictResetIterator`: a started safe iterator resumes rehashing; a started
+/// unsafe one asserts the dict was not modified under it.
+pub unsafe fn reset_iterator(iter: *mut dictIterator) {
+    if !((*iter).index == -1 && (*iter).table == 0) {
+        if (*iter).safe != 0 {
+            (*(*iter).d).pauserehash -= 1;
+            vk_assert!((*(*iter).d).pauserehash >= 0);
+        } else {
+            vk_assert!((*iter).fingerprint == fingerprint((*iter).d));
+        }
+    }
+}
+
+/// `dictNext`: the next entry or NULL. The caller may delete the entry just
+/// returned: its successor was saved beforehand.
+pub unsafe fn next(iter: *mut dictIterator) -> *mut dictEntry {
+    let it = &mut *iter;
+    loop {
+        if it.entry.is_null() {
+            let d = it.d;
+            if it.index == -1 && it.table == 0 {
+                if it.safe != 0 {
+                    (*d).pauserehash += 1;
+                } else {
+                    it.fingerprint = fingerprint(d);
+                }
+                // Buckets below rehashidx in table 0 are already empty.
+                if is_rehashing(d) {
+                    it.index = (*d).rehashidx - 1;
+                }
+            }
+            it.index += 1;
+            if it.index >= ht_size((*d).ht_size_exp[it.table as usize]) as c_long {
+                if is_rehashing(d) && it.table == 0 {
+                    it.table += 1;
+                    it.index = 0;
+                } else {
+                    break;
+                }
+            }
+            it.entry = *bucket_at(d, it.table as usize, it.index as u64);
+        } else {
+            it.entry = it.nextEntry;
+        }
+        if !it.entry.is_null() {
+            it.nextEntry = (*it.entry).next;
+            return it.entry;
+        }
+    }
+    null_mut()
+}
+
+// ---------------------------------------------------------------------------
+// Sampling.
+
+/// `dictGetRandomKey`: a random non-empty bucket, then a random chain element.
+pub unsafe fn random_key(d: *mut dict) -> *mut dictEntry {
+    if size(d) == 0 {
+        return null_mut();
+    }
+    if is_rehashing(d) {
+        rehash_step(d);
+    }
+    let mut he;
+    if is_rehashing(d) {
+        let s0 = ht_size((*d).ht_size_exp[0]);
+        loop {
+            // Buckets below rehashidx are empty in table 0.
+            let rehashidx = (*d).rehashidx as u64;
+            let h = rehashidx + host::genrand64_int64() % (buckets(d) - rehashidx);
+            he = if h >= s0 {
+                *bucket_at(d, 1, h - s0)
+            } else {
+                *bucket_at(d, 0, h)
+            };
+            if !he.is_null() {
+                break;
+            }
+        }
+    } else {
+        let m = ht_mask((*d).ht_size_exp[0]);
+        loop {
+            he = *bucket_at(d, 0, host::genrand64_int64() & m);
+            if !he.is_null() {
+                break;
+            }
+        }
+    }
+    let orighe = he;
+    let mut listlen: c_long = 0;
+    while !he.is_null() {
+        he = (*he).next;
+        listlen += 1;
+    }
+    let mut listele = host::random() % listlen;
+    he = orighe;
+    while listele > 0 {
+        he = (*he).next;
+        listele -= 1;
+    }
+    he
+}
+
+/// `dictGetSomeKeys`: up to `count` entries from a random walk of the
+/// tables, with reservoir sampling over the last chain so long chains are
+/// sampled fairly. Stores into `des` and returns how many were stored.
+pub unsafe fn get_some_keys(d: *mut dict, des: *mut *mut dictEntry, mut count: u32) -> u32 {
+    let mut stored: u64 = 0;
+    if size(d) < u64::from(count) {
+        count = size(d) as u32;
+    }
+    let count64 = u64::from(count);
+    let mut maxsteps = count64 * 10;
+
+    // Rehash work proportional to what we sample.
+    for _ in 0..count {
+        if is_rehashing(d) {
+            rehash_step(d);
+        } else {
+            break;
+        }
+    }
+
+    let tables: usize = if is_rehashing(d) { 2 } else { 1 };
+    let mut maxsizemask = ht_mask((*d).ht_size_exp[0]);
+    if tables > 1 && maxsizemask < ht_mask((*d).ht_size_exp[1]) {
+        maxsizemask = ht_mask((*d).ht_size_exp[1]);
+    }
+
+    let mut i = host::genrand64_int64() & maxsizemask;
+    let mut emptylen: u64 = 0;
+    'walk: while stored < count64 && maxsteps != 0 {
+        maxsteps -= 1;
+        for j in 0..tables {
+            // Below rehashidx table 0 is empty; when table 1 is smaller and
+            // we are past its end, nothing below rehashidx exists at all.
+            if tables == 2 && j == 0 && i < (*d).rehashidx as u64 {
+                if i >= ht_size((*d).ht_size_exp[1]) {
+                    i = (*d).rehashidx as u64;
+                } else {
+                    continue;
+                }
+            }
+            if i >= ht_size((*d).ht_size_exp[j]) {
+                continue;
+            }
+            let mut he = *bucket_at(d, j, i);
+            if he.is_null() {
+                emptylen += 1;
+                if emptylen >= 5 && emptylen > count64 {
+                    i = host::genrand64_int64() & maxsizemask;
+                    emptylen = 0;
+                }
+            } else {
+                emptylen = 0;
+                while !he.is_null() {
+                    if stored < count64 {
+                        *des.add(stored as usize) = he;
+                    } else {
+                        let r = host::genrand64_int64() % (stored + 1);
+                        if r < count64 {
+                            *des.add(r as usize) = he;
+                        }
+                    }
+                    he = (*he).next;
+                    stored += 1;
+                }
+                if stored >= count64 {
+                    break 'walk;
+                }
+            }
+        }
+        i = (i + 1) & maxsizemask;
+    }
+    if stored > count64 {
+        count
+    } else {
+        stored as u32
+    }
+}
+
+/// `dictGetFairRandomKey`: a random pick among a `dictGetSomeKeys` sample,
+/// falling back to `dictGetRandomKey` on an empty sample.
+pub unsafe fn fair_random_key(d: *mut dict) -> *mut dictEntry {
+    const GETFAIR_NUM_ENTRIES: usize = 15;
+    let mut entries: [*mut dictEntry; GETFAIR_NUM_ENTRIES] = [null_mut(); GETFAIR_NUM_ENTRIES];
+    let count = get_some_keys(d, entries.as_mut_ptr(), GETFAIR_NUM_ENTRIES as u32);
+    if count == 0 {
+        return random_key(d);
+    }
+    let idx = (host::rand() as u32) % count;
+    entries[idx as usize]
+}
+
+// ---------------------------------------------------------------------------
+// Scan.
+
+/// Lets active defrag move every entry, key and value of one chain,
+/// relinking the chain to the new entry addresses.
+unsafe fn defrag_bucket(mut bucketref: *mut *mut dictEntry, fns: &dictDefragFunctions) {
+    while !(*bucketref).is_null() {
+        let mut de = *bucketref;
+        let newkey = match fns.defragKey {
+            Some(f) => f((*de).key),
+            None => null_mut(),
+        };
+        let newval = match fns.defragVal {
+            Some(f) => f((*de).v.val),
+            None => null_mut(),
+        };
+        let newde = match fns.defragAlloc {
+            Some(f) => f(de.cast()).cast::<dictEntry>(),
+            None => host::server_assert(c"defragfns->defragAlloc", c"src/dict/mod.rs", line!()),
+        };
+        if !newde.is_null() {
+            de = newde;
+        }
+        if !newkey.is_null() {
+            (*de).key = newkey;
+        }
+        if !newval.is_null() {
+            (*de).v.val = newval;
+        }
+        if !newde.is_null() {
+            *bucketref = newde;
+        }
+        bucketref = ptr::addr_of_mut!((**bucketref).next);
+    }
+}
+
+/// Calls `fn_` for every entry of one bucket; the callback may delete the
+/// entry it is given.
+unsafe fn emit_bucket(
+    d: *mut dict,
+    table: usize,
+    idx: u64,
+    fn_: unsafe extern "C" fn(*mut c_void, *const dictEntry),
+    defrag: Option<&dictDefragFunctions>,
+    privdata: *mut c_void,
+) {
+    let bucket = bucket_at(d, table, idx);
+    if let Some(fns) = defrag {
+        defrag_bucket(bucket, fns);
+    }
+    let mut de = *bucket;
+    while !de.is_null() {
+        let next = (*de).next;
+        fn_(privdata, de);
+        de = next;
+    }
+}
+
+/// Advances a reverse-binary cursor over the bits of `mask`.
+#[inline]
+fn next_cursor(v: c_ulong, mask: u64) -> c_ulong {
+    let v = v | !mask;
+    v.reverse_bits().wrapping_add(1).reverse_bits()
+}
+
+/// `dictScanDefrag` (and `dictScan` with no defrag functions): one step of
+/// the stateless reverse-binary cursor scan. Every element present for the
+/// whole scan is reported at least once, across resizes.
+pub unsafe fn scan_defrag(
+    d: *mut dict,
+    mut v: c_ulong,
+    fn_: dictScanFunction,
+    defrag: Option<&dictDefragFunctions>,
+    privdata: *mut c_void,
+) -> c_ulong {
+    if size(d) == 0 {
+        return 0;
+    }
+    let f = match fn_ {
+        Some(f) => f,
+        None => host::server_assert(c"fn != NULL", c"src/dict/mod.rs", line!()),
+    };
+    // The callback may look keys up; that must not move entries under us.
+    (*d).pauserehash += 1;
+
+    if !is_rehashing(d) {
+        let m0 = ht_mask((*d).ht_size_exp[0]);
+        emit_bucket(d, 0, v & m0, f, defrag, privdata);
+        v = next_cursor(v, m0);
+    } else {
+        // Scan the smaller table's bucket, then all its expansions in the larger.
+        let (t0, t1) = if ht_size((*d).ht_size_exp[0]) > ht_size((*d).ht_size_exp[1]) {
+            (1, 0)
+        } else {
+            (0, 1)
+        };
+        let m0 = ht_mask((*d).ht_size_exp[t0]);
+        let m1 = ht_mask((*d).ht_size_exp[t1]);
+        emit_bucket(d, t0, v & m0, f, defrag, privdata);
+        loop {
+            emit_bucket(d, t1, v & m1, f, defrag, privdata);
+            v = next_cursor(v, m1);
+            if v & (m0 ^ m1) == 0 {
+                break;
+            }
+        }
+    }
+
+    (*d).pauserehash -= 1;
+    v
+}
+
+/// `dictRehashingInfo`: only valid while rehashing.
+pub unsafe fn rehashing_info(d: *mut dict) -> (u64, u64) {
+    vk_assert!(is_rehashing(d));
+    (ht_size((*d).ht_size_exp[0]), ht_size((*d).ht_size_exp[1]))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,124 @@
+//! SipHash-1-2 exactly as Valkey's `src/siphash.c` computes it (one
+//! compression round, two finalisation rounds, 64-bit output), plus its
+//! ASCII case-insensitive variant. Kept private to the crate: Valkey's own
+//! `siphash` symbol stays Valkey's.
+
+#[inline(always)]
+fn sipround(v: &mut [u64; 4]) {
+    v[0] = v[0].wrapping_add(v[1]);
+    v[1] = v[1].rotate_left(13);
+    v[1] ^= v[0];
+    v[0] = v[0].rotate_left(32);
+    v[2] = v[2].wrapping_add(v[3]);
+    v[3] = v[3].rotate_left(16);
+    v[3] ^= v[2];
+    v[0] = v[0].wrapping_add(v[3]);
+    v[3] = v[3].rotate_left(21);
+    v[3] ^= v[0];
+    v[2] = v[2].wrapping_add(v[1]);
+    v[1] = v[1].rotate_left(17);
+    v[1] ^= v[2];
+    v[2] = v[2].rotate_left(32);
+}
+
+#[inline(always)]
+fn fold(v: u8, nocase: bool) -> u8 {
+    if nocase {
+        v.to_ascii_lowercase()
+    } else {
+        v
+    }
+}
+
+#[inline(always)]
+fn hash(input: &[u8], k: &[u8; 16], nocase: bool) -> u64 {
+    let k0 = u64::from_le_bytes(k[0..8].try_into().unwrap());
+    let k1 = u64::from_le_bytes(k[8..16].try_into().unwrap());
+    let mut v = [
+        0x736f_6d65_7073_6575 ^ k0,
+        0x646f_7261_6e64_6f6d ^ k1,
+        0x6c79_6765_6e65_7261 ^ k0,
+        0x7465_6462_7974_6573 ^ k1,
+    ];
+    let mut chunks = input.chunks_exact(8);
+    for chunk in &mut chunks {
+        let mut bytes: [u8; 8] = chunk.try_into().unwrap();
+        if nocase {
+            bytes.iter_mut().for_each(|b| *b = fold(*b, true));
+        }
+        let m = u64::from_le_bytes(bytes);
+        v[3] ^= m;
+        sipround(&mut v);
+        v[0] ^= m;
+    }
+    let mut b = (input.len() as u64) << 56;
+    for (i, &byte) in chunks.remainder().iter().enumerate() {
+        b |= u64::from(fold(byte, nocase)) << (8 * i);
+    }
+    v[3] ^= b;
+    sipround(&mut v);
+    v[0] ^= b;
+    v[2] ^= 0xff;
+    sipround(&mut v);
+    sipround(&mut v);
+    v[0] ^ v[1] ^ v[2] ^ v[3]
+}
+
+/// Valkey's `siphash`.
+pub fn siphash(input: &[u8], k: &[u8; 16]) -> u64 {
+    hash(input, k, false)
+}
+
+/// Valkey's `siphash_nocase`: A-Z folded to a-z before hashing.
+pub fn siphash_nocase(input: &[u8], k: &[u8; 16]) -> u64 {
+    hash(input, k, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Outputs of Valkey 9.1.2's own `src/siphash.c` (SipHash-1-2, not the
+    /// 2-4 reference vectors) for key 00..0f and input 00..len-1, len 0..=17.
+    #[test]
+    fn matches_valkey_siphash_c() {
+        let want: [u64; 18] = [
+            0xcea28b51565c12e2,
+            0x94aaf38c34ce7ba6,
+            0xfe7a42c2c5fab434,
+            0x1c0d255229c3364c,
+            0x8be7847a474dfdf5,
+            0x2858f0420f752296,
+            0xe61a8a7d8ac52626,
+            0xf03c4cbcf492b05a,
+            0x606845b4d093af74,
+            0xe304e78271c74a56,
+            0xc936e00e33b32633,
+            0x226212e5f29ab45c,
+            0xa4377b74fbbfe0da,
+            0x624317667190806f,
+            0x4a72ad78e3e197d7,
+            0xec8f61bc1c8966a6,
+            0x1311f4dfe747a751,
+            0x899c7b292c85339c,
+        ];
+        let mut k = [0u8; 16];
+        k.iter_mut().enumerate().for_each(|(i, b)| *b = i as u8);
+        let input: Vec<u8> = (0..64u8).collect();
+        for (len, want) in want.iter().enumerate() {
+            assert_eq!(siphash(&input[..len], &k), *want, "len {len}");
+        }
+        assert_eq!(siphash_nocase(b"Hello World 123", &k), 0x7749f037a737fa56);
+    }
+
+    #[test]
+    fn nocase_folds_ascii_only() {
+        let k = [7u8; 16];
+        assert_eq!(
+            siphash_nocase(b"Hello World 123", &k),
+            siphash(b"hello world 123", &k)
+        );
+        assert_ne!(siphash_nocase(b"\xC4", &k), siphash(b"\xE4", &k));
+        assert_ne!(siphash(b"Hello", &k), siphash(b"hello", &k));
+    }
+}

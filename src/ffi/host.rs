@@ -1,0 +1,144 @@
+//! What Valkey provides to the library: its allocator, its assertion hook,
+//! its PRNG and its monotonic clock. Declared once here so the rest of the
+//! crate never names a Valkey symbol directly.
+//!
+//! Every one of these symbols is defined by objects that valkey-server,
+//! valkey-cli and valkey-benchmark all link (`zmalloc.o`, `serverassert.o` or
+//! `debug.o`, `mt19937-64.o`, `monotonic.o`), so the dict needs no server-only
+//! symbol. Unit tests provide stand-ins (`test_host` below).
+
+use core::ffi::{c_char, c_int, c_long, c_void};
+
+extern "C" {
+    pub fn valkey_malloc(size: usize) -> *mut c_void;
+    pub fn valkey_calloc(size: usize) -> *mut c_void;
+    pub fn ztrycalloc(size: usize) -> *mut c_void;
+    pub fn valkey_free(ptr: *mut c_void);
+    pub fn _serverAssert(estr: *const c_char, file: *const c_char, line: c_int);
+    pub fn genrand64_int64() -> u64;
+    pub static getMonotonicUs: Option<unsafe extern "C" fn() -> u64>;
+    pub fn random() -> c_long;
+    pub fn rand() -> c_int;
+}
+
+/// Reports a failed invariant the way Valkey's `assert()` does: through
+/// `_serverAssert`, which prints the crash report (server) or raises SIGSEGV
+/// (cli/benchmark). It must not return; if a host's hook ever does, abort.
+#[cold]
+#[inline(never)]
+pub fn server_assert(
+    estr: &'static core::ffi::CStr,
+    file: &'static core::ffi::CStr,
+    line: u32,
+) -> ! {
+    // SAFETY: both strings are NUL-terminated statics; _serverAssert only reads them.
+    unsafe { _serverAssert(estr.as_ptr(), file.as_ptr(), line as c_int) };
+    std::process::abort()
+}
+
+/// `assert!` that fails through Valkey's `_serverAssert`, like dict.c's `assert`.
+#[macro_export]
+macro_rules! vk_assert {
+    ($cond:expr) => {
+        if !($cond) {
+            $crate::ffi::host::server_assert(
+                // The stringified condition and file are literals, so they live forever.
+                match core::ffi::CStr::from_bytes_with_nul(
+                    concat!(stringify!($cond), "\0").as_bytes(),
+                ) {
+                    Ok(s) => s,
+                    Err(_) => c"assertion",
+                },
+                match core::ffi::CStr::from_bytes_with_nul(concat!(file!(), "\0").as_bytes()) {
+                    Ok(s) => s,
+                    Err(_) => c"valkey-rs-core",
+                },
+                line!(),
+            )
+        }
+    };
+}
+
+/// The monotonic clock Valkey's `elapsedStart`/`elapsedUs` read.
+#[inline]
+pub fn monotonic_us() -> u64 {
+    // SAFETY: getMonotonicUs is initialised by monotonicInit() at process start
+    // (server, cli and benchmark all call it); an unset pointer is a host bug we
+    // report instead of calling through null.
+    unsafe {
+        match getMonotonicUs {
+            Some(f) => f(),
+            None => server_assert(c"getMonotonicUs != NULL", c"src/ffi/host.rs", line!()),
+        }
+    }
+}
+
+/// Stand-ins for Valkey's symbols so the crate's own unit tests link and run
+/// without a Valkey tree. They are compiled into test binaries only.
+#[cfg(test)]
+mod test_host {
+    use core::ffi::{c_char, c_int, c_void, CStr};
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    extern "C" {
+        fn malloc(size: usize) -> *mut c_void;
+        fn calloc(n: usize, size: usize) -> *mut c_void;
+        fn free(ptr: *mut c_void);
+    }
+
+    #[no_mangle]
+    extern "C" fn valkey_malloc(size: usize) -> *mut c_void {
+        // SAFETY: plain libc allocation.
+        let p = unsafe { malloc(size) };
+        assert!(!p.is_null());
+        p
+    }
+    #[no_mangle]
+    extern "C" fn valkey_calloc(size: usize) -> *mut c_void {
+        // SAFETY: plain libc allocation.
+        let p = unsafe { calloc(1, size) };
+        assert!(!p.is_null());
+        p
+    }
+    #[no_mangle]
+    extern "C" fn ztrycalloc(size: usize) -> *mut c_void {
+        // Sizes past what any test machine has fail here, as jemalloc would.
+        if size > (1usize << 40) {
+            return core::ptr::null_mut();
+        }
+        // SAFETY: plain libc allocation.
+        unsafe { calloc(1, size) }
+    }
+    #[no_mangle]
+    extern "C" fn valkey_free(ptr: *mut c_void) {
+        // SAFETY: every pointer the library frees came from the functions above.
+        unsafe { free(ptr) }
+    }
+    #[no_mangle]
+    extern "C" fn _serverAssert(estr: *const c_char, file: *const c_char, line: c_int) {
+        // SAFETY: server_assert passes NUL-terminated statics.
+        let (e, f) = unsafe { (CStr::from_ptr(estr), CStr::from_ptr(file)) };
+        panic!(
+            "_serverAssert: {}:{} '{}'",
+            f.to_string_lossy(),
+            line,
+            e.to_string_lossy()
+        );
+    }
+    static RNG: AtomicU64 = AtomicU64::new(0x9E37_79B9_7F4A_7C15);
+    #[no_mangle]
+    extern "C" fn genrand64_int64() -> u64 {
+        // splitmix64: any decent generator will do for tests.
+        let mut z = RNG.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    extern "C" fn monotonic() -> u64 {
+        use std::time::Instant;
+        static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+        START.get_or_init(Instant::now).elapsed().as_micros() as u64
+    }
+    #[no_mangle]
+    static getMonotonicUs: Option<unsafe extern "C" fn() -> u64> = Some(monotonic);
+}
