@@ -1,1 +1,577 @@
+//! Model-based tests of the table core: random operation sequences checked
+//! against a `BTreeMap` model and the structural invariants after every step,
+//! across rehash states and resize policies.
 
+use super::*;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Mutex, MutexGuard};
+
+/// The resize policy is process-global, as in dict.c: tests that touch a
+/// dict run one at a time.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> MutexGuard<'static, ()> {
+    let g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    set_resize_enabled(DICT_RESIZE_ENABLE);
+    g
+}
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+unsafe extern "C" fn mixed_hash(key: *const c_void) -> u64 {
+    wang_hash64(key as u64)
+}
+
+/// Few distinct hashes: long chains and shared buckets.
+unsafe extern "C" fn clustered_hash(key: *const c_void) -> u64 {
+    (key as u64) % 13
+}
+
+fn int_type(hash: unsafe extern "C" fn(*const c_void) -> u64) -> dictType {
+    dictType {
+        hashFunction: Some(hash),
+        keyDup: None,
+        keyCompare: None,
+        keyDestructor: None,
+        valDestructor: None,
+        resizeAllowed: None,
+        rehashingStarted: None,
+        rehashingCompleted: None,
+        dictMetadataBytes: None,
+    }
+}
+
+fn k(i: u64) -> *mut c_void {
+    // Keys are small integers stored in the pointer; 0 is avoided so a key
+    // is never NULL.
+    (i + 1) as *mut c_void
+}
+
+/// Structural invariants plus agreement with the model.
+unsafe fn check(d: *mut dict, model: &BTreeMap<u64, u64>) {
+    assert_eq!(size(d), model.len() as u64);
+    assert_eq!(
+        (*d).rehashidx == -1,
+        (*d).ht_size_exp[1] == -1,
+        "rehashidx iff table 1"
+    );
+    let mut seen = BTreeSet::new();
+    for t in 0..2 {
+        let exp = (*d).ht_size_exp[t];
+        if exp == -1 {
+            assert!((*d).ht_table[t].is_null());
+            assert_eq!((*d).ht_used[t], 0);
+            continue;
+        }
+        let mut count = 0;
+        for idx in 0..ht_size(exp) {
+            let mut de = *bucket_at(d, t, idx);
+            if t == 0 && is_rehashing(d) && (idx as c_long) < (*d).rehashidx {
+                assert!(de.is_null(), "bucket {idx} below rehashidx not empty");
+            }
+            while !de.is_null() {
+                assert_eq!(
+                    hash_key(d, (*de).key) & ht_mask(exp),
+                    idx,
+                    "entry in wrong bucket"
+                );
+                assert!(seen.insert((*de).key as u64), "key twice");
+                count += 1;
+                de = (*de).next;
+            }
+        }
+        assert_eq!(count, (*d).ht_used[t], "ht_used[{t}]");
+    }
+    for (&key, &val) in model {
+        let de = find(d, k(key));
+        assert!(!de.is_null(), "key {key} lost");
+        assert_eq!((*de).v.val as u64, val);
+    }
+}
+
+unsafe fn random_ops(
+    seed: u64,
+    hash: unsafe extern "C" fn(*const c_void) -> u64,
+    steps: usize,
+    keyspace: u64,
+) {
+    let mut rng = Rng(seed);
+    let mut ty = int_type(hash);
+    let d = create(&mut ty);
+    let mut model = BTreeMap::new();
+    for step in 0..steps {
+        let key = rng.below(keyspace);
+        match rng.below(100) {
+            0..=34 => {
+                let val = rng.next() >> 1;
+                let r = add(d, k(key), val as *mut c_void);
+                if let std::collections::btree_map::Entry::Vacant(e) = model.entry(key) {
+                    assert_eq!(r, DICT_OK);
+                    e.insert(val);
+                } else {
+                    assert_eq!(r, DICT_ERR);
+                }
+            }
+            35..=49 => {
+                let val = rng.next() >> 1;
+                let added = replace(d, k(key), val as *mut c_void);
+                assert_eq!(added == 1, model.insert(key, val).is_none());
+            }
+            50..=74 => {
+                let r = delete(d, k(key));
+                assert_eq!(r == DICT_OK, model.remove(&key).is_some());
+            }
+            75..=79 => {
+                let de = unlink(d, k(key));
+                assert_eq!(!de.is_null(), model.remove(&key).is_some());
+                free_unlinked_entry(d, de);
+            }
+            80..=84 => {
+                let de = find(d, k(key));
+                assert_eq!(!de.is_null(), model.contains_key(&key));
+            }
+            85..=87 => {
+                rehash(d, 1 + rng.below(4) as c_int);
+            }
+            88 => {
+                let target = rng.below(4 * keyspace);
+                let before = (*d).ht_size_exp;
+                let r = expand(d, target);
+                if r == DICT_ERR {
+                    assert_eq!((*d).ht_size_exp, before, "failed expand changed the table");
+                }
+            }
+            89 => {
+                let target = rng.below(keyspace);
+                let before = (*d).ht_size_exp;
+                if shrink(d, target) == DICT_ERR {
+                    assert_eq!((*d).ht_size_exp, before, "failed shrink changed the table");
+                }
+            }
+            90..=91 => set_resize_enabled(rng.below(3) as c_int),
+            // Pausing auto-resize before the first table exists makes the
+            // next insert dereference a NULL table, in dict.c as here.
+            92 if (*d).ht_size_exp[0] != -1 => {
+                if (*d).pauseAutoResize > 0 {
+                    (*d).pauseAutoResize -= 1;
+                } else {
+                    (*d).pauseAutoResize += 1;
+                }
+            }
+            93..=95 => {
+                // Safe iteration deleting about half of what it visits.
+                let mut it = core::mem::MaybeUninit::<dictIterator>::uninit();
+                init_iterator(it.as_mut_ptr(), d, true);
+                let mut visited = BTreeSet::new();
+                loop {
+                    let de = next(it.as_mut_ptr());
+                    if de.is_null() {
+                        break;
+                    }
+                    let key = (*de).key as u64 - 1;
+                    assert!(visited.insert(key), "safe iterator returned {key} twice");
+                    if rng.below(2) == 0 {
+                        assert_eq!(delete(d, k(key)), DICT_OK);
+                        model.remove(&key);
+                    }
+                }
+                reset_iterator(it.as_mut_ptr());
+                assert_eq!((*d).pauserehash, 0);
+            }
+            _ => {
+                let mut it = core::mem::MaybeUninit::<dictIterator>::uninit();
+                init_iterator(it.as_mut_ptr(), d, false);
+                let mut n = 0;
+                while !next(it.as_mut_ptr()).is_null() {
+                    n += 1;
+                }
+                reset_iterator(it.as_mut_ptr());
+                assert_eq!(n, model.len(), "unsafe iteration count at step {step}");
+            }
+        }
+        check(d, &model);
+    }
+    set_resize_enabled(DICT_RESIZE_ENABLE);
+    release(d);
+}
+
+#[test]
+fn random_operations_match_model() {
+    let _g = serial();
+    for seed in 0..40 {
+        // SAFETY: the dict is created, used and released inside random_ops.
+        unsafe { random_ops(seed, mixed_hash, 3000, 400) };
+    }
+}
+
+#[test]
+fn random_operations_with_long_chains() {
+    let _g = serial();
+    for seed in 100..120 {
+        // SAFETY: as above.
+        unsafe { random_ops(seed, clustered_hash, 2000, 200) };
+    }
+}
+
+#[test]
+fn resize_policy_thresholds() {
+    let _g = serial();
+    // SAFETY: one dict, created and released here.
+    unsafe {
+        let mut ty = int_type(mixed_hash);
+        let d = create(&mut ty);
+        assert_eq!((*d).ht_size_exp, [-1, -1]);
+        add(d, k(0), null_mut());
+        assert_eq!(
+            (*d).ht_size_exp[0],
+            DICT_HT_INITIAL_EXP,
+            "first add allocates 4 buckets"
+        );
+        for i in 1..4 {
+            add(d, k(i), null_mut());
+        }
+        assert!(!is_rehashing(d), "4 entries in 4 buckets: no expansion yet");
+        add(d, k(4), null_mut());
+        assert!(is_rehashing(d), "used >= size expands on the next insert");
+        while rehash(d, 100) != 0 {}
+        assert_eq!((*d).ht_size_exp[0], 3);
+
+        // AVOID: expansion only at 4x load.
+        set_resize_enabled(DICT_RESIZE_AVOID);
+        for i in 5..32 {
+            add(d, k(i), null_mut());
+        }
+        assert!(!is_rehashing(d), "AVOID holds back below ratio 4");
+        add(d, k(32), null_mut());
+        assert!(is_rehashing(d), "AVOID expands at ratio 4");
+        set_resize_enabled(DICT_RESIZE_FORBID);
+        assert_eq!(rehash(d, 1000), 0, "FORBID blocks dictRehash");
+        set_resize_enabled(DICT_RESIZE_ENABLE);
+        while rehash(d, 100) != 0 {}
+
+        // Shrink when used*8 <= size.
+        let size0 = ht_size((*d).ht_size_exp[0]);
+        let mut i = 32;
+        // Deleting shrinks as soon as used*8 <= size, so this stops there.
+        while !is_rehashing(d) {
+            assert!(
+                (*d).ht_used[0] * HASHTABLE_MIN_FILL > size0,
+                "shrink came late"
+            );
+            delete(d, k(i));
+            i -= 1;
+        }
+        assert_eq!(
+            (*d).ht_used[0] * HASHTABLE_MIN_FILL,
+            size0,
+            "shrink came early"
+        );
+        release(d);
+    }
+}
+
+#[test]
+fn expand_and_shrink_reject_invalid_sizes() {
+    let _g = serial();
+    // SAFETY: one dict, created and released here.
+    unsafe {
+        let mut ty = int_type(mixed_hash);
+        let d = create(&mut ty);
+        assert_eq!(expand(d, 100), DICT_OK);
+        assert_eq!((*d).ht_size_exp[0], 7);
+        assert_eq!(expand(d, 100), DICT_ERR, "not larger than the table");
+        assert_eq!(expand(d, 64), DICT_ERR);
+        assert_eq!(expand(d, u64::MAX), DICT_ERR, "overflow");
+        assert_eq!(
+            try_expand(d, 1u64 << 62),
+            DICT_OK,
+            "overflowing size: skipped, not an allocation failure"
+        );
+        assert_eq!(
+            try_expand(d, 1u64 << 45),
+            DICT_ERR,
+            "allocation failure reported"
+        );
+        assert_eq!((*d).ht_size_exp[0], 7, "failed try-expand keeps the table");
+        assert_eq!(shrink(d, 128), DICT_ERR, "not smaller");
+        for i in 0..10 {
+            add(d, k(i), null_mut());
+        }
+        assert_eq!(shrink(d, 5), DICT_ERR, "smaller than the contents");
+        assert_eq!(shrink(d, 16), DICT_OK);
+        assert!(is_rehashing(d));
+        assert_eq!(expand(d, 1000), DICT_ERR, "no resize while rehashing");
+        release(d);
+    }
+}
+
+#[test]
+fn next_exp_matches_dict_c() {
+    assert_eq!(next_exp(0), 2);
+    assert_eq!(next_exp(4), 2);
+    assert_eq!(next_exp(5), 3);
+    assert_eq!(next_exp(8), 3);
+    assert_eq!(next_exp(9), 4);
+    assert_eq!(next_exp(1 << 40), 40);
+    assert_eq!(next_exp((1 << 40) + 1), 41);
+    assert_eq!(next_exp(i64::MAX as u64), 63);
+    assert_eq!(next_exp(u64::MAX), 63);
+}
+
+static EVENTS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+unsafe extern "C" fn on_started(d: *mut dict) {
+    let (from, to) = rehashing_info(d);
+    EVENTS.lock().unwrap().push(format!("started {from}->{to}"));
+}
+
+unsafe extern "C" fn on_completed(d: *mut dict) {
+    let (from, to) = rehashing_info(d);
+    EVENTS
+        .lock()
+        .unwrap()
+        .push(format!("completed {from}->{to}"));
+}
+
+#[test]
+fn rehashing_callbacks_fire_at_dict_c_moments() {
+    let _g = serial();
+    EVENTS.lock().unwrap().clear();
+    // SAFETY: one dict, created and released here.
+    unsafe {
+        let mut ty = int_type(mixed_hash);
+        ty.rehashingStarted = Some(on_started);
+        ty.rehashingCompleted = Some(on_completed);
+        let d = create(&mut ty);
+        add(d, k(0), null_mut());
+        for i in 1..5 {
+            add(d, k(i), null_mut());
+        }
+        while rehash(d, 1) != 0 {}
+        for i in 5..9 {
+            add(d, k(i), null_mut());
+        }
+        // Released mid-rehash: a fake completion is reported.
+        assert!(is_rehashing(d));
+        release(d);
+    }
+    let ev = EVENTS.lock().unwrap().clone();
+    assert_eq!(
+        ev,
+        vec![
+            "started 0->4",
+            "completed 0->4",
+            "started 4->8",
+            "completed 4->8",
+            "started 8->16",
+            "completed 8->16",
+        ]
+    );
+}
+
+struct ScanState {
+    seen: BTreeSet<u64>,
+}
+
+unsafe extern "C" fn collect(privdata: *mut c_void, de: *const dictEntry) {
+    let st = &mut *privdata.cast::<ScanState>();
+    st.seen.insert((*de).key as u64 - 1);
+}
+
+#[test]
+fn scan_reports_every_stable_element_across_resizes() {
+    let _g = serial();
+    for seed in 0..30 {
+        let mut rng = Rng(seed);
+        // SAFETY: one dict per round, created and released here.
+        unsafe {
+            let mut ty = int_type(mixed_hash);
+            let d = create(&mut ty);
+            let stable: Vec<u64> = (0..300).collect();
+            for &s in &stable {
+                add(d, k(s), null_mut());
+            }
+            let mut st = ScanState {
+                seen: BTreeSet::new(),
+            };
+            let mut cursor = 0;
+            let mut extra = 1000;
+            loop {
+                cursor = scan_defrag(
+                    d,
+                    cursor,
+                    Some(collect),
+                    None,
+                    (&mut st as *mut ScanState).cast(),
+                );
+                // Churn between calls: grow, shrink, rehash.
+                match rng.below(4) {
+                    0 => {
+                        for _ in 0..rng.below(200) {
+                            add(d, k(extra), null_mut());
+                            extra += 1;
+                        }
+                    }
+                    1 => {
+                        for _ in 0..rng.below(200) {
+                            if extra > 1000 {
+                                extra -= 1;
+                                delete(d, k(extra));
+                            }
+                        }
+                    }
+                    2 => {
+                        rehash(d, rng.below(8) as c_int);
+                    }
+                    _ => {}
+                }
+                if cursor == 0 {
+                    break;
+                }
+            }
+            for s in &stable {
+                assert!(st.seen.contains(s), "seed {seed}: scan missed {s}");
+            }
+            release(d);
+        }
+    }
+}
+
+unsafe extern "C" fn move_alloc(ptr: *mut c_void) -> *mut c_void {
+    let new = host::valkey_malloc(size_of::<dictEntry>());
+    core::ptr::copy_nonoverlapping(ptr.cast::<u8>(), new.cast::<u8>(), size_of::<dictEntry>());
+    host::valkey_free(ptr);
+    new
+}
+
+unsafe extern "C" fn bump_val(ptr: *mut c_void) -> *mut c_void {
+    (ptr as u64 + 1_000_000) as *mut c_void
+}
+
+#[test]
+fn defrag_scan_relinks_moved_entries() {
+    let _g = serial();
+    // SAFETY: one dict, created and released here; move_alloc returns
+    // a fresh entry-sized allocation holding the old entry's bytes.
+    unsafe {
+        let mut ty = int_type(clustered_hash);
+        let d = create(&mut ty);
+        let mut model = BTreeMap::new();
+        for i in 0..500 {
+            add(d, k(i), (i + 7) as *mut c_void);
+            model.insert(i, i + 7 + 1_000_000);
+        }
+        let fns = dictDefragFunctions {
+            defragAlloc: Some(move_alloc),
+            defragKey: None,
+            defragVal: Some(bump_val),
+        };
+        let mut st = ScanState {
+            seen: BTreeSet::new(),
+        };
+        let mut cursor = 0;
+        loop {
+            cursor = scan_defrag(
+                d,
+                cursor,
+                Some(collect),
+                Some(&fns),
+                (&mut st as *mut ScanState).cast(),
+            );
+            if cursor == 0 {
+                break;
+            }
+        }
+        assert_eq!(st.seen.len(), 500);
+        check(d, &model);
+        release(d);
+    }
+}
+
+#[test]
+fn unsafe_iterator_misuse_asserts() {
+    let _g = serial();
+    // SAFETY: one dict; the iterator lives on this stack frame.
+    let result = std::panic::catch_unwind(|| unsafe {
+        let mut ty = int_type(mixed_hash);
+        let d = create(&mut ty);
+        for i in 0..10 {
+            add(d, k(i), null_mut());
+        }
+        let mut it = core::mem::MaybeUninit::<dictIterator>::uninit();
+        init_iterator(it.as_mut_ptr(), d, false);
+        next(it.as_mut_ptr());
+        add(d, k(100), null_mut());
+        reset_iterator(it.as_mut_ptr());
+    });
+    let msg = result.expect_err("modifying under an unsafe iterator must assert");
+    let msg = msg.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(msg.contains("fingerprint"), "{msg}");
+}
+
+#[test]
+fn sampling_returns_members() {
+    let _g = serial();
+    // SAFETY: one dict, created and released here.
+    unsafe {
+        let mut ty = int_type(mixed_hash);
+        let d = create(&mut ty);
+        assert!(random_key(d).is_null());
+        for i in 0..1000 {
+            add(d, k(i), null_mut());
+        }
+        expand(d, 5000);
+        assert!(is_rehashing(d));
+        let mut des = [null_mut(); 20];
+        let n = get_some_keys(d, des.as_mut_ptr(), 20);
+        assert!(n > 0 && n <= 20);
+        for de in &des[..n as usize] {
+            assert!(((*(*de)).key as u64) <= 1000);
+        }
+        for _ in 0..100 {
+            let de = fair_random_key(d);
+            assert!(!de.is_null() && ((*de).key as u64) <= 1000);
+            let de = random_key(d);
+            assert!(!de.is_null() && ((*de).key as u64) <= 1000);
+        }
+        release(d);
+    }
+}
+
+unsafe extern "C" fn meta_bytes(_d: *mut dict) -> usize {
+    24
+}
+
+#[test]
+fn metadata_is_zeroed_and_empty_keeps_dict_usable() {
+    let _g = serial();
+    // SAFETY: one dict with 24 metadata bytes, created and released here.
+    unsafe {
+        let mut ty = int_type(mixed_hash);
+        ty.dictMetadataBytes = Some(meta_bytes);
+        let d = create(&mut ty);
+        let meta = core::slice::from_raw_parts((*d).metadata.as_ptr().cast::<u8>(), 24);
+        assert!(meta.iter().all(|&b| b == 0));
+        for i in 0..100 {
+            add(d, k(i), null_mut());
+        }
+        empty(d, None);
+        assert_eq!(size(d), 0);
+        assert_eq!((*d).ht_size_exp, [-1, -1]);
+        assert_eq!(add(d, k(1), null_mut()), DICT_OK);
+        assert_eq!(mem_usage(d), 24 + 4 * 8);
+        release(d);
+    }
+}
