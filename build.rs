@@ -9,6 +9,7 @@ fn main() {
     println!("cargo:rerun-if-changed=src");
     println!("cargo:rerun-if-changed=cbindgen.toml");
     generate_header(&crate_dir);
+    build_accessors(&crate_dir);
 }
 
 fn generate_header(crate_dir: &std::path::Path) {
@@ -35,4 +36,48 @@ fn generate_header(crate_dir: &std::path::Path) {
         // report it rather than masking it with a header error.
         Err(e) => println!("cargo:warning=cbindgen: header not regenerated: {e}"),
     }
+}
+
+/// lazyfree / replica-expire (issue 4): compiles the one-line C accessors of
+/// `csrc/` into the library. With `VALKEY_SRC_DIR` (the Valkey tree's top,
+/// passed by the patched src/Makefile and CMake), `csrc/valkey_shims.c` is
+/// built against that tree's headers; without it (plain `cargo build` /
+/// `cargo test`), `csrc/host_stubs.c` defines the same symbols as aborting
+/// stubs so the library and its tests still link. Self-contained: touches
+/// nothing else in this script.
+fn build_accessors(crate_dir: &std::path::Path) {
+    println!("cargo:rerun-if-env-changed=VALKEY_SRC_DIR");
+    println!("cargo:rerun-if-changed=csrc");
+    let csrc = crate_dir.join("csrc");
+    let mut build = cc::Build::new();
+    build
+        .flag_if_supported("-std=gnu11")
+        .warnings(true)
+        .flag_if_supported("-Wno-missing-field-initializers");
+    match std::env::var_os("VALKEY_SRC_DIR").filter(|v| !v.is_empty()) {
+        Some(top) => {
+            let top = PathBuf::from(top);
+            let src = top.join("src");
+            if !src.join("server.h").is_file() {
+                panic!(
+                    "VALKEY_SRC_DIR={} is not a Valkey source tree (no src/server.h)",
+                    top.display()
+                );
+            }
+            build.file(csrc.join("valkey_shims.c")).include(&src);
+            for dep in [
+                "libvalkey/include",
+                "linenoise",
+                "hdr_histogram",
+                "fpconv",
+                "fast_float",
+            ] {
+                build.include(top.join("deps").join(dep));
+            }
+        }
+        None => {
+            build.file(csrc.join("host_stubs.c"));
+        }
+    }
+    build.compile("valkey_rs_core_accessors");
 }

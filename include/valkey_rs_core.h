@@ -40,6 +40,31 @@ struct dict;
  */
 typedef struct dictEntry dictEntry;
 
+/**
+ * Valkey's `functionsLibCtx`.
+ */
+typedef struct functionsLibCtx functionsLibCtx;
+
+/**
+ * Valkey's `list` (adlist.h).
+ */
+typedef struct list list;
+
+/**
+ * Valkey's radix tree.
+ */
+typedef struct rax rax;
+
+/**
+ * Valkey's `serverDb`.
+ */
+typedef struct serverDb serverDb;
+
+/**
+ * Valkey's `robj` (`typedef struct serverObject robj`).
+ */
+typedef struct serverObject serverObject;
+
 typedef uint64_t (*dictHashFunction)(const void *key);
 
 typedef void *(*dictKeyDupFunction)(const void *key);
@@ -473,6 +498,173 @@ signed char testOnlyDictNextExp(unsigned long size);
  * Test hook: `timeInMilliseconds()`.
  */
 long long testOnlyTimeInMilliseconds(void);
+
+/**
+ * Samples tracked keys and expires those whose TTL has passed (called by
+ * `databasesCron()` on replicas).
+ */
+void expireReplicaKeys(void);
+
+/**
+ * Remembers that `key` was given a TTL in `db` by a client of a writable
+ * replica. Keys of DBs above 63 are not tracked.
+ */
+void rememberReplicaKeyWithExpire(struct serverDb *db, struct serverObject *key);
+
+/**
+ * INFO `slave_expires_tracked_keys`.
+ */
+size_t getReplicaKeyWithExpireCount(void);
+
+/**
+ * Forgets every tracked key (the data was flushed). With `async`, a tracker
+ * of more than 64 keys is freed by the lazyfree worker.
+ */
+void flushReplicaKeysWithExpireList(int async_);
+
+/**
+ * Starts the lazyfree worker thread (patched `bioInit()`); jobs submitted
+ * before this ran wait in the queue. Exits like bio.c if the thread cannot
+ * be created. Idempotent.
+ */
+void vkrs_lazyfree_worker_start(void);
+
+/**
+ * `bioPendingJobsOfType(BIO_LAZY_FREE)`: lazyfree jobs submitted and not
+ * finished. Eviction waits on it, `bioDrainWorker` polls it.
+ */
+unsigned long vkrs_lazyfree_worker_pending_jobs(void);
+
+/**
+ * Stops the worker at shutdown: the jobs already queued run, then the
+ * thread exits and is joined. Later jobs run synchronously. Idempotent.
+ */
+void vkrs_lazyfree_worker_stop(void);
+
+/**
+ * `bioKillThreads()` for the lazyfree worker: cancels and joins it, like
+ * bio.c does for its threads, so the crash report's memory test runs with
+ * nobody freeing memory behind it. Does nothing on the worker itself.
+ */
+void vkrs_lazyfree_worker_kill(void);
+
+/**
+ * Releases one object from the worker (`decrRefCount`).
+ */
+void lazyfreeFreeObject(void **args);
+
+/**
+ * Releases the three kvstores a logically emptied database used.
+ */
+void lazyfreeFreeDatabase(void **args);
+
+/**
+ * Releases a client-side-caching key tracking table.
+ */
+void lazyFreeTrackingTable(void **args);
+
+/**
+ * Releases the error stats rax.
+ */
+void lazyFreeErrors(void **args);
+
+/**
+ * Releases the eval scripts dict, LRU list and engine callbacks.
+ */
+void lazyFreeEvalScripts(void **args);
+
+/**
+ * Releases a functions library context.
+ */
+void lazyFreeFunctionsCtx(void **args);
+
+/**
+ * Releases replication backlog blocks and their rax index.
+ */
+void lazyFreeReplicationBacklogRefMem(void **args);
+
+/**
+ * Releases a writable replica's expire-tracking dict.
+ */
+void lazyFreeReplicaKeysWithExpire(void **args);
+
+/**
+ * Releases the pending replication data blocks.
+ */
+void lazyfreePendingReplDataBuf(void **args);
+
+/**
+ * INFO `lazyfree_pending_objects`.
+ */
+size_t lazyfreeGetPendingObjectsCount(void);
+
+/**
+ * INFO `lazyfreed_objects`.
+ */
+size_t lazyfreeGetFreedObjectsCount(void);
+
+/**
+ * CONFIG RESETSTAT: zeroes `lazyfreed_objects`.
+ */
+void lazyfreeResetStats(void);
+
+/**
+ * The work freeing `obj` takes: quicklist nodes, hashtable or skiplist
+ * size, stream nodes plus groups × first group's PEL, the module's
+ * `free_effort` (0 → `SIZE_MAX`), or 1.
+ */
+size_t lazyfreeGetFreeEffort(struct serverObject *key, struct serverObject *obj, int dbid);
+
+/**
+ * Releases `obj` (the caller's reference): on the worker when its effort is
+ * above 64 and nobody else holds it, right here otherwise.
+ */
+void freeObjAsync(struct serverObject *key, struct serverObject *obj, int dbid);
+
+/**
+ * Empties `db` at once by swapping in fresh kvstores (with the cluster-mode
+ * slot bits and flags) and freeing the old ones on the worker.
+ */
+void emptyDbAsync(struct serverDb *db);
+
+/**
+ * Frees a key tracking table, on the worker if it has more than 64 nodes.
+ */
+void freeTrackingRadixTreeAsync(struct rax *tracking);
+
+/**
+ * Frees the error stats rax, on the worker if it has more than 64 nodes.
+ */
+void freeErrorsRadixTreeAsync(struct rax *errors);
+
+/**
+ * Frees the eval scripts, on the worker if there are more than 64.
+ */
+void freeEvalScriptsAsync(struct dict *scripts,
+                          struct list *scripts_lru_list,
+                          struct list *engine_callbacks);
+
+/**
+ * Frees a functions context, on the worker if it has more than 64 functions.
+ */
+void freeFunctionsAsync(struct functionsLibCtx *functions_lib_ctx, struct list *engine_callbacks);
+
+/**
+ * Frees replication backlog blocks and index, on the worker if either has
+ * more than 64 elements.
+ */
+void freeReplicationBacklogRefMemAsync(struct list *blocks, struct rax *index);
+
+/**
+ * Frees a writable replica's expire-tracking dict, on the worker if it
+ * tracks more than 64 keys.
+ */
+void freeReplicaKeysWithExpireAsync(struct dict *replica_keys_with_expire);
+
+/**
+ * Frees pending replication data blocks, on the worker if more than 64.
+ */
+void freePendingReplDataBufAsync(struct list *pending_repl_data_blocks);
 
 #ifdef __cplusplus
 }  // extern "C"

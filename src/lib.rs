@@ -10,4 +10,6 @@
 #![allow(clippy::missing_safety_doc)]
 
 pub mod dict;
+pub mod expire;
 pub mod ffi;
+pub mod lazyfree;
