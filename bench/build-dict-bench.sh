@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Build bench/dict_bench.c twice from ONE object compiled against Valkey's original dict.h:
+#   OUT/dict_bench_c   linked with the C build's dict.o
+#   OUT/dict_bench_rs  linked with target/release/libvalkey_rs_core.a instead
+# Both get the same Valkey objects around the dict (zmalloc siphash mt19937-64 monotonic
+# util serverassert) and the same jemalloc, all from the plain C tree.  The C objects are
+# linked without -flto (the fat objects' regular code), so neither dict is inlined into
+# the benchmark loop: both are called through the same C ABI.
+#
+#   bench/build-dict-bench.sh VALKEY_C_TREE RUST_LIB OUT_DIR
+set -euo pipefail
+tree=${1:?usage: build-dict-bench.sh VALKEY_C_TREE RUST_LIB OUT_DIR}
+rustlib=${2:?rust library path}
+out=${3:?output dir}
+here=$(cd "$(dirname "$0")" && pwd)
+src="$tree/src"
+CC=${CC:-cc}
+
+for o in dict zmalloc siphash mt19937-64 monotonic util serverassert; do
+    [ -f "$src/$o.o" ] || { echo "build-dict-bench: $src/$o.o missing: build the C tree first (make valkey-c)" >&2; exit 1; }
+done
+jemalloc="$tree/deps/jemalloc/lib/libjemalloc.a"
+[ -f "$jemalloc" ] || { echo "build-dict-bench: $jemalloc missing (make valkey-c)" >&2; exit 1; }
+[ -f "$rustlib" ] || { echo "build-dict-bench: $rustlib missing (cargo build --release)" >&2; exit 1; }
+
+mkdir -p "$out"
+common=("$src/zmalloc.o" "$src/siphash.o" "$src/mt19937-64.o" "$src/monotonic.o" "$src/util.o" "$src/serverassert.o")
+libs=("$jemalloc" -lm -ldl -pthread)
+
+$CC -std=gnu11 -O2 -g -fno-omit-frame-pointer -Wall -Wextra -Wno-unused-parameter \
+    -DUSE_JEMALLOC -I"$src" -I"$tree/deps/jemalloc/include" \
+    -c "$here/dict_bench.c" -o "$out/dict_bench.o"
+$CC -o "$out/dict_bench_c" "$out/dict_bench.o" "$src/dict.o" "${common[@]}" "${libs[@]}"
+$CC -o "$out/dict_bench_rs" "$out/dict_bench.o" "${common[@]}" "$rustlib" "${libs[@]}"
+
+# Sanity: the Rust binary must not contain dict.c's code, the C one must.
+if nm "$out/dict_bench_rs" | grep ' dict_can_resize$' >/dev/null; then
+    echo "build-dict-bench: dict_bench_rs contains dict.c's statics: it did not link the Rust dict" >&2; exit 1
+fi
+if ! nm "$out/dict_bench_c" | grep ' dict_can_resize$' >/dev/null; then
+    echo "build-dict-bench: dict_bench_c lacks dict.c's statics: it did not link dict.o" >&2; exit 1
+fi
+echo "build-dict-bench: built $out/dict_bench_c and $out/dict_bench_rs" >&2
