@@ -1211,7 +1211,7 @@ static void phase_strings(void) {
     T("add dup=%d", dictAdd(d, kb, dupval));
     zfree(dupval);
     watch_entry = dictFind(d, kb);
-    T("replace existing=%d", dictReplace(d, kb, mkstr("val:", 3)));
+    T("replace existing=%d", dictReplace(d, kb, mkstr("rep:", 3)));
     watch_entry = NULL;
     snprintf(kb, sizeof(kb), "key:%06lu", 100UL);
     T("replace new=%d", dictReplace(d, kb, mkstr("val:", 100)));
