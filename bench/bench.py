@@ -1,0 +1,607 @@
+#!/usr/bin/env python3
+"""Side-by-side benchmark driver: Rust core (build/valkey) vs C (build/valkey-c).
+
+Every measurement is taken alternately on the C build and the Rust build, round
+after round (the order flips each round), and the report shows medians and
+Rust/C ratios.  Only the Python standard library is used (matplotlib, when
+installed, adds a PNG chart).  All servers listen on 127.0.0.1 only; every
+loop is bounded; every server this script starts is stopped by its own pid.
+
+Sections (BENCH_SECTIONS, comma separated, default all):
+  dict      bench/dict_bench.c linked with dict.o vs with the Rust library
+  gtest     Valkey's DISABLED_dictBenchmark in valkey-unit-gtests of both builds
+  e2e       valkey-benchmark (the C build's binary for both servers), -P 1 and -P 16
+  pubsub    used_memory of one data set (channels, patterns, scripts, functions,
+            clients) and PUBLISH throughput with thousands of channels and patterns
+  flush     writable replica: FLUSHALL ASYNC / SYNC with 1M keys written with a TTL
+  lazyfree  FLUSHALL ASYNC of a 5M-key DB, UNLINK of 1M-element hash/set/zset/list
+
+Usage: bench/bench.py --out build/bench [--rounds 5] [--quick] [--sections ...]
+(bench/run.sh builds everything first and calls this; `make bench` calls run.sh.)
+"""
+import argparse
+import os
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILDS = ("c", "rs")
+BUILD_LABEL = {"c": "C", "rs": "Rust"}
+
+# ---------------------------------------------------------------- raw results
+
+
+class Results:
+    """Appends one line per sample to raw.tsv:
+    section, metric, unit, better, build, round, value.
+    better: lower (target Rust/C <= 1.00), higher (target Rust/C >= 0.99),
+    lower-info / higher-info (shown, no target), same (must be equal)."""
+
+    def __init__(self, path):
+        self.path = path
+        self.f = open(path, "a")
+
+    def add(self, section, metric, unit, better, build, rnd, value):
+        self.f.write(f"{section}\t{metric}\t{unit}\t{better}\t{build}\t{rnd}\t{value!r}\n")
+        self.f.flush()
+
+
+def log(msg):
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def round_order(rnd):
+    return BUILDS if rnd % 2 == 0 else BUILDS[::-1]
+
+
+# ---------------------------------------------------------------- tiny RESP client
+
+
+class Conn:
+    def __init__(self, port, timeout=120):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buf = b""
+
+    @staticmethod
+    def encode(*args):
+        out = [b"*%d\r\n" % len(args)]
+        for a in args:
+            if not isinstance(a, bytes):
+                a = str(a).encode()
+            out.append(b"$%d\r\n%s\r\n" % (len(a), a))
+        return b"".join(out)
+
+    def _line(self):
+        while b"\r\n" not in self.buf:
+            chunk = self.sock.recv(1 << 16)
+            if not chunk:
+                raise ConnectionError("server closed the connection")
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def _exact(self, n):
+        while len(self.buf) < n + 2:
+            chunk = self.sock.recv(1 << 16)
+            if not chunk:
+                raise ConnectionError("server closed the connection")
+            self.buf += chunk
+        data, self.buf = self.buf[:n], self.buf[n + 2:]
+        return data
+
+    def read(self):
+        line = self._line()
+        t, rest = line[:1], line[1:]
+        if t == b"+":
+            return rest.decode()
+        if t == b"-":
+            raise RuntimeError(rest.decode())
+        if t == b":":
+            return int(rest)
+        if t == b"$":
+            n = int(rest)
+            return None if n < 0 else self._exact(n).decode(errors="replace")
+        if t == b"*":
+            n = int(rest)
+            return None if n < 0 else [self.read() for _ in range(n)]
+        raise RuntimeError(f"bad reply {line!r}")
+
+    def cmd(self, *args):
+        self.sock.sendall(self.encode(*args))
+        return self.read()
+
+    def pipeline(self, cmds):
+        self.sock.sendall(b"".join(self.encode(*c) for c in cmds))
+        return [self.read() for _ in cmds]
+
+    def info(self, section="everything"):
+        out = {}
+        for line in self.cmd("INFO", section).splitlines():
+            if ":" in line and not line.startswith("#"):
+                k, v = line.split(":", 1)
+                out[k] = v
+        return out
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+def cmdstat_usec(info, cmd):
+    v = info.get(f"cmdstat_{cmd}")
+    if not v:
+        return None
+    return int(re.search(r"(?:^|,)usec=(\d+)", v).group(1))
+
+
+# ---------------------------------------------------------------- servers
+
+
+def port_free(port):
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as valkey-server does: TIME_WAIT is fine
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+class Server:
+    """One valkey-server we started; stopped by our own pid only."""
+
+    live = []
+
+    def __init__(self, tree, port, workdir, extra=()):
+        if not port_free(port):
+            raise RuntimeError(f"port {port} is busy: set BENCH_PORT to a free range")
+        self.port = port
+        self.dir = tempfile.mkdtemp(prefix=f"srv{port}-", dir=workdir)
+        args = [os.path.join(tree, "src", "valkey-server"), "--port", str(port), "--bind", "127.0.0.1",
+                "--save", "", "--appendonly", "no", "--dir", self.dir, "--logfile", "server.log",
+                "--enable-debug-command", "yes", "--protected-mode", "yes", *extra]
+        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        Server.live.append(self)
+        deadline = time.time() + 30
+        while True:
+            try:
+                c = Conn(port, timeout=5)
+                if c.cmd("PING") == "PONG":
+                    c.close()
+                    break
+            except (OSError, ConnectionError, RuntimeError):
+                pass
+            if self.proc.poll() is not None or time.time() > deadline:
+                raise RuntimeError(f"valkey-server on port {port} did not start (see {self.dir}/server.log)")
+            time.sleep(0.05)
+
+    def conn(self):
+        return Conn(self.port)
+
+    def vm(self, field):
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) * 1024
+        return None
+
+    def reset_peak_rss(self):
+        try:
+            with open(f"/proc/{self.proc.pid}/clear_refs", "w") as f:
+                f.write("5")
+            return True
+        except OSError:
+            return False
+
+    def stop(self):
+        if self.proc.poll() is None:
+            try:
+                c = Conn(self.port, timeout=10)
+                c.sock.sendall(Conn.encode("SHUTDOWN", "NOSAVE"))
+                c.close()
+            except OSError:
+                pass
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self in Server.live:
+            Server.live.remove(self)
+        subprocess.run(["rm", "-rf", self.dir])
+
+
+def stop_all_servers(*_):
+    for s in list(Server.live):
+        try:
+            s.stop()
+        except Exception:  # noqa: BLE001 - best effort at exit
+            s.proc.kill()
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def median(xs):
+    return statistics.median(xs)
+
+
+def wait_until(pred, timeout, interval=0.001):
+    """Poll pred() until true; returns seconds waited, or None on timeout."""
+    t0 = time.perf_counter()
+    while True:
+        if pred():
+            return time.perf_counter() - t0
+        if time.perf_counter() - t0 > timeout:
+            return None
+        time.sleep(interval)
+
+
+def valkey_benchmark(cfg, port, args, timeout=600):
+    """Run the C build's valkey-benchmark; returns {test name: rps}."""
+    cmd = [cfg.vbench, "-h", "127.0.0.1", "-p", str(port), "--csv", *map(str, args)]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    if p.returncode != 0:
+        raise RuntimeError(f"valkey-benchmark failed: {' '.join(cmd)}\n{p.stderr}")
+    out = {}
+    for line in p.stdout.splitlines():
+        f = [x.strip('"') for x in line.split('","')]
+        if len(f) >= 2 and f[0] != "test":
+            try:
+                out[f[0].strip('"')] = float(f[1].strip('"'))
+            except ValueError:
+                pass
+    return out
+
+
+# ---------------------------------------------------------------- section: dict
+
+
+def sec_dict(cfg, res):
+    bins = {"c": os.path.join(cfg.out, "bin", "dict_bench_c"), "rs": os.path.join(cfg.out, "bin", "dict_bench_rs")}
+    n, s = (100000, 200000) if cfg.quick else (1000000, 2000000)
+    rounds = cfg.dict_rounds
+    log(f"dict: {n} entries, {s} small-dict ops, {rounds} rounds per build")
+    for rnd in range(rounds):
+        for b in round_order(rnd):
+            p = subprocess.run([bins[b], "-n", str(n), "-s", str(s)], capture_output=True, text=True, timeout=600)
+            if p.returncode != 0:
+                raise RuntimeError(f"dict_bench_{b} failed:\n{p.stderr}")
+            for line in p.stdout.splitlines():
+                phase, value, unit, _ops = line.split("\t")
+                res.add("dict", phase, unit, "lower", b, rnd, float(value))
+        log(f"dict: round {rnd + 1}/{rounds} done")
+
+
+# ---------------------------------------------------------------- section: gtest
+
+
+def sec_gtest(cfg, res):
+    bins = {"c": os.path.join(cfg.c_tree, "src", "unit", "valkey-unit-gtests"),
+            "rs": os.path.join(cfg.rs_tree, "src", "unit", "valkey-unit-gtests")}
+    for b, path in bins.items():
+        if not os.path.exists(path):
+            log(f"gtest: {path} missing; section skipped")
+            return
+    args = ["--gtest_also_run_disabled_tests", "--gtest_filter=*dictBenchmark*"]
+    if not cfg.quick:
+        args.append("--accurate")  # 5,000,000 items instead of 5,000
+    log(f"gtest: DISABLED_dictBenchmark ({'accurate, 5M' if not cfg.quick else '5000'} items), {cfg.rounds} rounds")
+    for rnd in range(cfg.rounds):
+        for b in round_order(rnd):
+            p = subprocess.run([bins[b], *args], capture_output=True, text=True, timeout=900, cwd=cfg.out)
+            found = 0
+            for m in re.finditer(r"^(.+?): (\d+) items in (\d+) ms$", p.stdout, re.M):
+                res.add("gtest", m.group(1), "ms", "lower", b, rnd, float(m.group(3)))
+                found += 1
+            if p.returncode != 0 or not found:
+                raise RuntimeError(f"gtest dictBenchmark failed on {b}:\n{p.stdout[-2000:]}\n{p.stderr[-2000:]}")
+        log(f"gtest: round {rnd + 1}/{cfg.rounds} done")
+
+
+# ---------------------------------------------------------------- section: e2e
+
+LUA_SET = "return redis.call('set', KEYS[1], ARGV[1])"
+FUNC_LIB = ("#!lua name=benchlib\n"
+            "redis.register_function('bench_set', function(keys, args) return redis.call('set', keys[1], args[1]) end)")
+E2E_TESTS = "set,get,incr,lpush,sadd,hset,zadd"
+
+
+def sec_e2e(cfg, res):
+    n1, n16 = (20000, 100000) if cfg.quick else (100000, 1000000)
+    log(f"e2e: valkey-benchmark -c 50 -r 100000, {n1} requests unpipelined, {n16} with -P 16, {cfg.rounds} rounds")
+    for rnd in range(cfg.rounds):
+        for b in round_order(rnd):
+            srv = Server(cfg.tree[b], cfg.port, cfg.work)
+            try:
+                c = srv.conn()
+                sha = c.cmd("SCRIPT", "LOAD", LUA_SET)
+                c.cmd("FUNCTION", "LOAD", "REPLACE", FUNC_LIB)
+                c.close()
+                for pipe, n in ((1, n1), (16, n16)):
+                    common = ["-c", 50, "-n", n, "-r", 100000, "-P", pipe]
+                    rps = valkey_benchmark(cfg, srv.port, [*common, "-t", E2E_TESTS])
+                    customs = {
+                        "PUBLISH": ["PUBLISH", "chan:__rand_int__", "hello"],
+                        "EVALSHA": ["EVALSHA", sha, 1, "key:__rand_int__", "v"],
+                        "FCALL": ["FCALL", "bench_set", 1, "key:__rand_int__", "v"],
+                    }
+                    for name, cmd in customs.items():
+                        r = valkey_benchmark(cfg, srv.port, [*common, *cmd])
+                        rps[name] = next(iter(r.values()))
+                    for test, v in rps.items():
+                        name = test.split()[0] if test.split()[0] in ("LPUSH", "SADD", "HSET", "ZADD") else test
+                        res.add("e2e", f"{name} -P {pipe}", "req/s", "higher", b, rnd, v)
+            finally:
+                srv.stop()
+        log(f"e2e: round {rnd + 1}/{cfg.rounds} done")
+
+
+# ---------------------------------------------------------------- section: pubsub + memory
+
+
+class Subscribers:
+    """Subscriber connections that subscribe, then read and discard until closed."""
+
+    def __init__(self, port, nconn, channels, patterns):
+        self.conns = [Conn(port) for _ in range(nconn)]
+        for i, c in enumerate(self.conns):
+            chans = [f"chan:{j:012d}" for j in range(i, channels, nconn)]
+            pats = [f"pat:{j}:*" for j in range(i, patterns, nconn)]
+            if chans:
+                c.sock.sendall(Conn.encode("SUBSCRIBE", *chans))
+            if pats:
+                c.sock.sendall(Conn.encode("PSUBSCRIBE", *pats))
+            c.sock.setblocking(False)
+        self.stop_flag = False
+        self.thread = threading.Thread(target=self._drain, daemon=True)
+        self.thread.start()
+
+    def _drain(self):
+        import selectors
+        sel = selectors.DefaultSelector()
+        for c in self.conns:
+            sel.register(c.sock, selectors.EVENT_READ)
+        while not self.stop_flag:
+            for key, _ in sel.select(timeout=0.1):
+                try:
+                    if not key.fileobj.recv(1 << 20):
+                        sel.unregister(key.fileobj)
+                except (BlockingIOError, InterruptedError):
+                    pass
+                except OSError:
+                    sel.unregister(key.fileobj)
+        sel.close()
+
+    def close(self):
+        self.stop_flag = True
+        self.thread.join(timeout=5)
+        for c in self.conns:
+            c.close()
+
+
+def sec_pubsub(cfg, res):
+    channels, patterns, nsub = (1000, 500, 10) if cfg.quick else (5000, 2000, 20)
+    nscripts, nlibs, nidle = (200, 20, 50) if cfg.quick else (1000, 100, 200)
+    npub1, npub16 = (5000, 20000) if cfg.quick else (20000, 100000)
+    log(f"pubsub: {channels} channels, {patterns} patterns over {nsub} subscribers, {nscripts} scripts, "
+        f"{nlibs} function libraries x 5, {nidle} idle clients; PUBLISH {npub1} (-P 1) / {npub16} (-P 16)")
+    for rnd in range(cfg.rounds):
+        for b in round_order(rnd):
+            srv = Server(cfg.tree[b], cfg.port, cfg.work)
+            subs = None
+            idle = []
+            try:
+                c = srv.conn()
+                base = int(c.info("memory")["used_memory"])
+                subs = Subscribers(srv.port, nsub, channels, patterns)
+                ok = wait_until(lambda: c.cmd("PUBSUB", "NUMPAT") == patterns
+                                and len(c.cmd("PUBSUB", "CHANNELS", "chan:*")) == channels, 60, 0.02)
+                if ok is None:
+                    raise RuntimeError("subscribers did not finish subscribing")
+                c.pipeline([("SCRIPT", "LOAD", f"return {i} + #KEYS") for i in range(nscripts)])
+                libs = []
+                for i in range(nlibs):
+                    body = "".join(f"redis.register_function('f{i}_{j}', function(keys, args) return {j} end)\n"
+                                   for j in range(5))
+                    libs.append(("FUNCTION", "LOAD", f"#!lua name=lib{i}\n{body}"))
+                c.pipeline(libs)
+                idle = [Conn(srv.port) for _ in range(nidle)]
+                for ic in idle:
+                    ic.cmd("PING")
+                info = c.info("memory")
+                res.add("memory", "used_memory, data set loaded", "bytes", "lower", b, rnd, int(info["used_memory"]))
+                res.add("memory", "used_memory growth over empty server", "bytes", "lower", b, rnd,
+                        int(info["used_memory"]) - base)
+                res.add("memory", "used_memory_scripts", "bytes", "lower", b, rnd,
+                        int(info.get("used_memory_scripts", 0)))
+                for pipe, n in ((1, npub1), (16, npub16)):
+                    r = valkey_benchmark(cfg, srv.port, ["-c", 50, "-n", n, "-r", channels, "-P", pipe,
+                                                         "PUBLISH", "chan:__rand_int__", "hello"])
+                    res.add("pubsub", f"PUBLISH, {channels} ch + {patterns} patterns -P {pipe}", "req/s", "higher",
+                            b, rnd, next(iter(r.values())))
+                c.close()
+            finally:
+                for ic in idle:
+                    ic.close()
+                if subs:
+                    subs.close()
+                srv.stop()
+        log(f"pubsub/memory: round {rnd + 1}/{cfg.rounds} done")
+
+
+# ---------------------------------------------------------------- section: flush (writable replica)
+
+
+def drain(c, timeout):
+    """Seconds until lazyfree_pending_objects is 0 (polled every ms)."""
+    return wait_until(lambda: int(c.info("memory")["lazyfree_pending_objects"]) == 0, timeout)
+
+
+def fill_replica_with_ttl(cfg, port, nkeys):
+    valkey_benchmark(cfg, port, ["-c", 50, "-P", 64, "-n", nkeys, "-r", nkeys, "--sequential",
+                                 "SET", "key:__rand_int__", "v", "EX", 100000], timeout=900)
+
+
+def sec_flush(cfg, res):
+    nkeys = 100000 if cfg.quick else 1000000
+    log(f"flush: primary + writable replica, {nkeys} keys with TTL written on the replica, {cfg.rounds} rounds")
+    for rnd in range(cfg.rounds):
+        for b in round_order(rnd):
+            prim = Server(cfg.tree[b], cfg.port, cfg.work)
+            repl = None
+            try:
+                repl = Server(cfg.tree[b], cfg.port + 1, cfg.work,
+                              ["--replicaof", "127.0.0.1", str(cfg.port), "--replica-read-only", "no"])
+                c = repl.conn()
+                if wait_until(lambda: c.info("replication").get("master_link_status") == "up", 60, 0.05) is None:
+                    raise RuntimeError("replica did not connect")
+                for mode in ("ASYNC", "SYNC"):
+                    fill_replica_with_ttl(cfg, repl.port, nkeys)
+                    tracked = int(c.info("everything")["slave_expires_tracked_keys"])
+                    if tracked != nkeys or c.cmd("DBSIZE") != nkeys:
+                        raise RuntimeError(f"replica tracks {tracked} keys, DBSIZE {c.cmd('DBSIZE')}, wanted {nkeys}")
+                    c.cmd("CONFIG", "RESETSTAT")
+                    repl.reset_peak_rss()
+                    rss0 = repl.vm("VmRSS")
+                    t0 = time.perf_counter()
+                    c.cmd("FLUSHALL", mode)
+                    reply_s = time.perf_counter() - t0
+                    d = drain(c, 300)
+                    total_s = time.perf_counter() - t0
+                    info = c.info("everything")
+                    usec = cmdstat_usec(info, "flushall")
+                    tag = f"FLUSHALL {mode}, {nkeys // 1000}k tracked keys"
+                    target = "lower" if mode == "ASYNC" else "lower-info"
+                    res.add("flush", f"{tag}: main thread (cmdstat usec)", "us", target, b, rnd, usec)
+                    res.add("flush", f"{tag}: reply latency (client)", "ms", "lower-info", b, rnd, reply_s * 1e3)
+                    if mode == "ASYNC":
+                        res.add("flush", f"{tag}: until lazyfree_pending_objects=0", "ms", "lower", b, rnd,
+                                total_s * 1e3)
+                        res.add("flush", f"{tag}: lazyfreed_objects", "objects", "same", b, rnd,
+                                int(info["lazyfreed_objects"]))
+                    peak = repl.vm("VmHWM")
+                    res.add("flush", f"{tag}: peak RSS (VmHWM from the flush on)", "MB", "lower", b, rnd,
+                            peak / 2**20)
+                    res.add("flush", f"{tag}: RSS before flush", "MB", "lower-info", b, rnd, rss0 / 2**20)
+                    if int(info["slave_expires_tracked_keys"]) != 0 or d is None:
+                        raise RuntimeError("tracker not empty / lazyfree did not drain after FLUSHALL")
+                c.close()
+            finally:
+                if repl:
+                    repl.stop()
+                prim.stop()
+        log(f"flush: round {rnd + 1}/{cfg.rounds} done")
+
+
+# ---------------------------------------------------------------- section: lazyfree throughput
+
+# Elements are 16-byte strings, so every type is in its big encoding (hashtable, skiplist,
+# quicklist of ~450-entry nodes) and above lazyfree's effort threshold of 64 even in quick mode.
+FILL = {
+    kind: "for i=1,tonumber(ARGV[1]) do redis.call(%s) end" % call
+    for kind, call in {
+        "hash": "'hset', KEYS[1], string.format('%016d', i), i",
+        "set": "'sadd', KEYS[1], string.format('%016d', i)",
+        "zset": "'zadd', KEYS[1], i, string.format('%016d', i)",
+        "list": "'rpush', KEYS[1], string.format('%016d', i)",
+    }.items()
+}
+
+
+def sec_lazyfree(cfg, res):
+    nkeys, nelem = (500000, 100000) if cfg.quick else (5000000, 1000000)
+    log(f"lazyfree: FLUSHALL ASYNC of {nkeys} keys (DEBUG POPULATE), UNLINK of {nelem}-element "
+        f"hash/set/zset/list, {cfg.rounds} rounds")
+    for rnd in range(cfg.rounds):
+        for b in round_order(rnd):
+            srv = Server(cfg.tree[b], cfg.port, cfg.work)
+            try:
+                c = srv.conn()
+                c.cmd("DEBUG", "POPULATE", nkeys)
+                c.cmd("CONFIG", "RESETSTAT")
+                t0 = time.perf_counter()
+                c.cmd("FLUSHALL", "ASYNC")
+                d = drain(c, 600)
+                if d is None:
+                    raise RuntimeError("FLUSHALL ASYNC did not drain")
+                total = time.perf_counter() - t0
+                info = c.info("everything")
+                tag = f"FLUSHALL ASYNC {nkeys // 1000000 or nkeys / 1e6}M keys"
+                res.add("lazyfree", f"{tag}: until drained", "ms", "lower", b, rnd, total * 1e3)
+                res.add("lazyfree", f"{tag}: main thread (cmdstat usec)", "us", "lower-info", b, rnd,
+                        cmdstat_usec(info, "flushall"))
+                for kind, script in FILL.items():
+                    c.cmd("EVAL", script, 1, f"big:{kind}", nelem)
+                    c.cmd("CONFIG", "RESETSTAT")
+                    t0 = time.perf_counter()
+                    if c.cmd("UNLINK", f"big:{kind}") != 1:
+                        raise RuntimeError("UNLINK did not delete")
+                    d = drain(c, 600)
+                    if d is None:
+                        raise RuntimeError("UNLINK did not drain")
+                    total = time.perf_counter() - t0
+                    info = c.info("everything")
+                    res.add("lazyfree", f"UNLINK {nelem // 1000}k-element {kind}: until drained", "ms", "lower", b,
+                            rnd, total * 1e3)
+                    res.add("lazyfree", f"UNLINK {nelem // 1000}k-element {kind}: lazyfreed_objects", "objects",
+                            "same", b, rnd, int(info["lazyfreed_objects"]))
+                c.close()
+            finally:
+                srv.stop()
+        log(f"lazyfree: round {rnd + 1}/{cfg.rounds} done")
+
+
+# ---------------------------------------------------------------- main
+
+SECTIONS = {"dict": sec_dict, "gtest": sec_gtest, "e2e": sec_e2e, "pubsub": sec_pubsub, "flush": sec_flush,
+            "lazyfree": sec_lazyfree}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--dict-rounds", type=int, default=0, help="default: 2 x --rounds (the dict bench is cheap)")
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--sections", default=",".join(SECTIONS))
+    ap.add_argument("--c-tree", default=os.path.join(ROOT, "build", "valkey-c"))
+    ap.add_argument("--rs-tree", default=os.path.join(ROOT, "build", "valkey"))
+    ap.add_argument("--port", type=int, default=int(os.environ.get("BENCH_PORT", "17400")))
+    cfg = ap.parse_args()
+    cfg.out = os.path.abspath(cfg.out)
+    cfg.c_tree, cfg.rs_tree = os.path.abspath(cfg.c_tree), os.path.abspath(cfg.rs_tree)
+    cfg.tree = {"c": cfg.c_tree, "rs": cfg.rs_tree}
+    cfg.vbench = os.path.join(cfg.c_tree, "src", "valkey-benchmark")
+    cfg.dict_rounds = cfg.dict_rounds or 2 * cfg.rounds
+    os.makedirs(cfg.out, exist_ok=True)
+    cfg.work = tempfile.mkdtemp(prefix="work-", dir=cfg.out)
+    res = Results(os.path.join(cfg.out, "raw.tsv"))
+    signal.signal(signal.SIGTERM, lambda *_: (stop_all_servers(), sys.exit(143)))
+    try:
+        for name in cfg.sections.split(","):
+            name = name.strip()
+            if not name:
+                continue
+            if name not in SECTIONS:
+                sys.exit(f"unknown section {name!r}; known: {', '.join(SECTIONS)}")
+            t0 = time.time()
+            SECTIONS[name](cfg, res)
+            log(f"{name}: {time.time() - t0:.0f} s")
+    finally:
+        stop_all_servers()
+        subprocess.run(["rm", "-rf", cfg.work])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,143 @@
+#!/usr/bin/env python3
+"""Turn build/bench/raw.tsv (written by bench/bench.py) into one table.
+
+  bench/report.py OUT_DIR      -> prints the table, writes OUT_DIR/results.md
+                                  (and OUT_DIR/results.png when matplotlib is installed)
+
+For every metric: the median over the rounds of each build, the ratio of the
+medians Rust/C, and whether the issue's target holds:
+  lower  (times, ns/op, bytes)  target Rust/C <= 1.00
+  higher (requests/s)           target Rust/C >= 0.99
+  same   (counters)             both builds must report the same value
+  *-info                        shown for context, no target
+"""
+import collections
+import os
+import statistics
+import sys
+
+SECTION_TITLE = {
+    "dict": "dict microbenchmark (bench/dict_bench.c; dict.o vs libvalkey_rs_core.a)",
+    "gtest": "Valkey's gtest DictTest.DISABLED_dictBenchmark",
+    "e2e": "end to end: valkey-benchmark -c 50 -r 100000",
+    "pubsub": "pub/sub with thousands of channels and patterns",
+    "memory": "memory: one data set (channels, patterns, scripts, functions, clients)",
+    "flush": "writable replica: FLUSHALL with keys written with a TTL on the replica",
+    "lazyfree": "lazyfree throughput",
+}
+
+
+def fmt(v):
+    if v is None:
+        return "-"
+    a = abs(v)
+    if a >= 1e6:
+        return f"{v:,.0f}"
+    if a >= 100:
+        return f"{v:,.1f}"
+    if a >= 1:
+        return f"{v:.2f}"
+    return f"{v:.3f}"
+
+
+def spread(xs):
+    """Half the min-max range relative to the median, in percent: the round-to-round noise."""
+    m = statistics.median(xs) if xs else 0
+    if len(xs) < 2 or m == 0:
+        return "-"
+    return f"±{50 * (max(xs) - min(xs)) / abs(m):.0f}%"
+
+
+def load(path):
+    data = collections.OrderedDict()
+    for line in open(path):
+        f = line.rstrip("\n").split("\t")
+        if len(f) != 7:
+            continue
+        section, metric, unit, better, build, _rnd, value = f
+        key = (section, metric)
+        d = data.setdefault(key, {"unit": unit, "better": better, "c": [], "rs": []})
+        d[build].append(float(value) if value not in ("None", "") else None)
+    return data
+
+
+def verdict(better, c, r):
+    if c is None or r is None:
+        return None, "n/a"
+    if better == "same":
+        return None, "ok" if c == r else "DIFFERENT"
+    if c == 0:
+        return None, "-"
+    ratio = r / c
+    if better == "lower":
+        return ratio, "ok" if ratio <= 1.0 else "SLOWER" if ratio > 1.0 else ""
+    if better == "higher":
+        return ratio, "ok" if ratio >= 0.99 else "SLOWER"
+    return ratio, "(info)"
+
+
+def main():
+    out = sys.argv[1] if len(sys.argv) > 1 else "build/bench"
+    data = load(os.path.join(out, "raw.tsv"))
+    meta = open(os.path.join(out, "meta.md")).read() if os.path.exists(os.path.join(out, "meta.md")) else ""
+    lines = ["# valkey-rs-core: make bench results", "", meta.strip(), "",
+             "Medians over the rounds; every ratio is Rust/C of the medians "
+             "(< 1 means Rust is faster or smaller for times and sizes, > 1 means faster for req/s). "
+             "spread: half the min-max range of the rounds relative to the median (machine noise).", ""]
+    current = None
+    chart = []
+    regressions = []
+    for (section, metric), d in data.items():
+        if section != current:
+            current = section
+            lines += ["", f"### {SECTION_TITLE.get(section, section)}", "",
+                      "| metric | unit | C median | Rust median | Rust/C | target | spread C/Rust | n |",
+                      "| --- | --- | ---: | ---: | ---: | --- | --- | --- |"]
+        cs = [x for x in d["c"] if x is not None]
+        rs = [x for x in d["rs"] if x is not None]
+        c = statistics.median(cs) if cs else None
+        r = statistics.median(rs) if rs else None
+        ratio, v = verdict(d["better"], c, r)
+        target = {"lower": "<= 1.00", "higher": ">= 0.99", "same": "equal"}.get(d["better"], "")
+        mark = f"**{v}**" if v in ("SLOWER", "DIFFERENT") else v
+        lines.append(f"| {metric} | {d['unit']} | {fmt(c)} | {fmt(r)} | "
+                     f"{'-' if ratio is None else f'{ratio:.3f}'} | {target} {mark} | {spread(cs)}/{spread(rs)} | "
+                     f"{len(cs)}/{len(rs)} |")
+        if v in ("SLOWER", "DIFFERENT"):
+            regressions.append(f"{section} / {metric}: C {fmt(c)} {d['unit']}, Rust {fmt(r)} {d['unit']}"
+                               + (f", Rust/C {ratio:.3f}" if ratio is not None else ""))
+        if ratio is not None and d["better"] in ("lower", "higher"):
+            chart.append((f"{section}: {metric}", ratio, d["better"]))
+    lines += ["", "### Targets missed", ""]
+    lines += [f"- {x}" for x in regressions] or ["- none"]
+    text = "\n".join(lines) + "\n"
+    with open(os.path.join(out, "results.md"), "w") as f:
+        f.write(text)
+    print(text)
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print(f"(matplotlib not installed: no chart; `pip install matplotlib` adds {out}/results.png)")
+        return
+    if chart:
+        fig, ax = plt.subplots(figsize=(10, 0.22 * len(chart) + 1.5))
+        names = [x[0] for x in chart][::-1]
+        vals = [x[1] for x in chart][::-1]
+        colors = []
+        for _n, v, b in chart[::-1]:
+            good = v <= 1.0 if b == "lower" else v >= 0.99
+            colors.append("tab:green" if good else "tab:red")
+        ax.barh(names, vals, color=colors)
+        ax.axvline(1.0, color="black", linewidth=0.8)
+        ax.set_xlabel("Rust / C (median).  times: lower is better; req/s: higher is better")
+        ax.tick_params(axis="y", labelsize=6)
+        ax.set_title("valkey-rs-core vs C: green meets the target, red misses it")
+        fig.tight_layout()
+        fig.savefig(os.path.join(out, "results.png"), dpi=110)
+        print(f"chart: {out}/results.png")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# make bench: Rust core (build/valkey) vs plain C (build/valkey-c), side by side.
+# The top-level Makefile builds both trees (and the flagged gtest binary) first, then runs this.
+#
+# Environment knobs:
+#   BENCH_ROUNDS=5        rounds per build (C and Rust alternate, order flips each round);
+#                         the dict microbenchmark does 2 x BENCH_ROUNDS (it is cheap)
+#   BENCH_QUICK=1         small sizes (and 2 rounds unless BENCH_ROUNDS is set): a ~3 min smoke run
+#   BENCH_SECTIONS=...    comma list of dict,gtest,e2e,pubsub,flush,lazyfree (default: all)
+#   BENCH_OUT=build/bench where raw.tsv, results.md (and results.png with matplotlib) go
+#   BENCH_PORT=17400      first of the two loopback ports the servers use
+#   VALKEY_DIR / VALKEY_C_DIR   the two trees (default build/valkey, build/valkey-c)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+export PATH="$HOME/.cargo/bin:$PATH"
+
+quick=${BENCH_QUICK:-0}
+[ "$quick" = 0 ] || [ "$quick" = 1 ] || { echo "bench: BENCH_QUICK must be 0 or 1" >&2; exit 2; }
+if [ "$quick" = 1 ]; then rounds=${BENCH_ROUNDS:-2}; else rounds=${BENCH_ROUNDS:-5}; fi
+sections=${BENCH_SECTIONS:-dict,gtest,e2e,pubsub,flush,lazyfree}
+out=${BENCH_OUT:-build/bench}
+rs_tree=${VALKEY_DIR:-build/valkey}
+c_tree=${VALKEY_C_DIR:-build/valkey-c}
+cargo=${CARGO:-cargo}
+rustlib=${CARGO_TARGET_DIR:-$root/target}/release/libvalkey_rs_core.a
+jobs=${JOBS:-2}
+
+say() { printf '\n\033[1;36m==> bench: %s\033[0m  (%s UTC)\n' "$*" "$(date -u +%H:%M:%S)"; }
+has() { case ",$sections," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
+
+for t in "$rs_tree" "$c_tree"; do
+    [ -x "$t/src/valkey-server" ] || { echo "bench: $t/src/valkey-server missing: run 'make valkey valkey-c' first" >&2; exit 1; }
+done
+command -v python3 >/dev/null || { echo "bench: python3 is needed" >&2; exit 1; }
+
+mkdir -p "$out"
+rm -f "$out/raw.tsv" "$out/results.md" "$out/results.png"
+
+say "Rust library (cargo build --release)"
+$cargo build --release --quiet
+
+if has dict; then
+    say "dict microbenchmark binaries"
+    bench/build-dict-bench.sh "$c_tree" "$rustlib" "$out/bin"
+fi
+
+if has gtest; then
+    say "valkey-unit-gtests of both builds"
+    gtest_ok=1
+    make -C "$c_tree/src" -j"$jobs" valkey-unit-gtests >"$out/gtest-build-c.log" 2>&1 || gtest_ok=0
+    make -C "$rs_tree/src" -j"$jobs" valkey-unit-gtests USE_RUST_CORE=yes RUST_CORE_DIR="$root" CARGO="$cargo" \
+        >"$out/gtest-build-rs.log" 2>&1 || gtest_ok=0
+    if [ "$gtest_ok" = 0 ]; then
+        echo "bench: could not build valkey-unit-gtests (see $out/gtest-build-*.log; needs libgtest-dev libgmock-dev); gtest section skipped" >&2
+        sections=$(echo ",$sections," | sed 's/,gtest,/,/; s/^,//; s/,$//')
+    fi
+fi
+
+# Which lazyfree the Rust build contains: lazyfree.c's static counter only exists in the C one.
+if nm "$rs_tree/src/valkey-server" 2>/dev/null | grep -E ' lazyfree_objects(\.lto_priv\.[0-9]+)?$' >/dev/null; then
+    lazyfree_impl="C (lazyfree.c is still linked into $rs_tree: the flush and lazyfree sections measure C lazyfree on both sides)"
+else
+    lazyfree_impl="Rust (valkey-rs-core's lazyfree worker)"
+fi
+if nm "$rs_tree/src/valkey-server" 2>/dev/null | grep -E ' dict_can_resize(\.lto_priv\.[0-9]+)?$' >/dev/null; then
+    echo "bench: $rs_tree/src/valkey-server contains dict.c's statics: it is not a USE_RUST_CORE=yes build" >&2; exit 1
+fi
+
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+{
+    echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- src 2>/dev/null || echo ' (+ uncommitted src/ changes)')"
+    echo "- machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GB", $2/1048576}' /proc/meminfo); load average before: $load_before"
+    echo "- rounds: $rounds per build (dict microbenchmark: $((2 * rounds))); quick: $quick; sections: $sections"
+    echo "- Rust build: $rs_tree (USE_RUST_CORE=yes); C build: $c_tree; valkey-benchmark/valkey-cli: the C build's"
+    echo "- lazyfree in the Rust build: $lazyfree_impl"
+} >"$out/meta.md"
+cat "$out/meta.md"
+case $load_before in
+    [0-1].*) ;;
+    *) echo "bench: warning: load average is $load_before on $(nproc) cores: figures will be noisy (best run with load < 1.5)" >&2 ;;
+esac
+
+say "measuring (sections: $sections)"
+args=(--out "$out" --rounds "$rounds" --sections "$sections" --c-tree "$c_tree" --rs-tree "$rs_tree")
+[ "$quick" = 1 ] && args+=(--quick)
+python3 bench/bench.py "${args[@]}"
+
+echo "- load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$out/meta.md"
+say "results ($out/results.md)"
+python3 bench/report.py "$out"
