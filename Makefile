@@ -64,8 +64,8 @@ run: valkey
 	$(VALKEY_DIR)/src/valkey-server $(VALKEY_DIR)/valkey.conf --port 6379 --dir $(CURDIR)/$(RUN_DIR) $(ARGS)
 
 bench:
-	@echo "make bench: the benchmark (Rust build vs C build) arrives with issue 5; nothing to run yet." >&2
-	@exit 1
+	@$(MAKE) --no-print-directory valkey valkey-c
+	VALKEY_DIR=$(VALKEY_DIR) VALKEY_C_DIR=$(VALKEY_C_DIR) JOBS=$(JOBS) CARGO=$(CARGO) bench/run.sh
 
 # ---------------------------------------------------------------- tests
 
