@@ -22,6 +22,7 @@
 
 #include "valkey_rs_core.h"
 
+#ifndef ABI_RUNTIME_ONLY /* run.sh builds the runtime part separately, so a type mismatch cannot hide it */
 #include "abi_fields.h"
 #include "abi_orig_values.h"
 
@@ -108,6 +109,8 @@ ABI_SIG(testOnlyDictGetForceResizeRatio, unsigned int, (void))
 ABI_SIG(testOnlyDictNextExp, signed char, (unsigned long size))
 ABI_SIG(testOnlyTimeInMilliseconds, long long, (void))
 ABI_SIG(timeInMilliseconds, long long, (void))
+
+#endif /* ABI_RUNTIME_ONLY */
 
 /* ------------------------------------------------------------------ runtime */
 

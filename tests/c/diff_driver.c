@@ -310,8 +310,16 @@ static void acc_print(const char *tag, const acc *a) {
     T("%s: n=%lu set=%016llx/%016llx order=%016llx", tag, a->n, (unsigned long long)a->sum,
       (unsigned long long)a->xr, (unsigned long long)a->ord);
 }
+/* When set, scan callbacks check that rehashing is paused and look the key up
+ * (which must not move the table while the scan holds it). */
+static dict *scan_dict;
+static unsigned long scan_unpaused, scan_lookups_missed;
 static void scanCb(void *privdata, const dictEntry *de) {
     acc_add(privdata, de);
+    if (scan_dict) {
+        if (scan_dict->pauserehash <= 0) scan_unpaused++;
+        if (dictFind(scan_dict, dictGetKey(de)) != de) scan_lookups_missed++;
+    }
 }
 
 /* Full scan; prints every cursor if verbose, else a digest of the cursors. */
@@ -349,7 +357,7 @@ static void iterate_k(const char *tag, dict *d, int safe, int on_stack, int strk
     int first = 1;
     while ((de = dictNext(iter)) != NULL) {
         if (first) {
-            T("%s: after first dictNext pauserehash=%d", tag, d->pauserehash);
+            T("%s: after first dictNext pauserehash=%d mem=%zu", tag, d->pauserehash, zmalloc_used_memory());
             first = 0;
         }
         acc_add(&a, de);
@@ -705,7 +713,11 @@ static void phase_small_int(void) {
     /* Scans: while rehashing, then not rehashing. */
     {
         acc a = {0};
+        scan_dict = d;
+        scan_unpaused = scan_lookups_missed = 0;
         full_scan("scan rehashing", d, 1, NULL, &a);
+        scan_dict = NULL;
+        T("scan callbacks: rehash not paused=%lu lookups missed=%lu", scan_unpaused, scan_lookups_missed);
         st("after scan", d);
     }
     /* Sampling while rehashing. */
@@ -1086,7 +1098,12 @@ static void phase_big_int(void) {
     check_fingerprint("big fp", d);
     {
         acc a = {0};
+        scan_dict = d;
+        scan_unpaused = scan_lookups_missed = 0;
         full_scan("big scan rehashing", d, 0, NULL, &a);
+        scan_dict = NULL;
+        T("big scan callbacks: rehash not paused=%lu lookups missed=%lu", scan_unpaused, scan_lookups_missed);
+        st("after big scan", d);
     }
 
     /* Time-bounded rehash: only whether it did work is compared. */
