@@ -613,7 +613,8 @@ static void phase_small_int(void) {
     T("replace same value=%d", dictReplace(d, IK(100), IK(100001)));
     T("fetch 100=%lu", KI(dictFetchValue(d, IK(100))));
     de = dictAddOrFind(d, IK(101));
-    T("addOrFind new: %s val=%lu", ks(de), KI(dictGetVal(de)));
+    /* (a new entry's value is unspecified until set: not printed) */
+    T("addOrFind new: %s", ks(de));
     dictSetVal(d, de, IK(101000));
     de = dictAddOrFind(d, IK(101));
     T("addOrFind existing: %s val=%lu", ks(de), KI(dictGetVal(de)));
@@ -639,6 +640,7 @@ static void phase_small_int(void) {
     T("findPos NULL-existing: pos=%d", pos != NULL);
     de = dictInsertAtPosition(d, IK(301), pos);
     dictSetKey(d, de, IK(301)); /* no keyDup: plain store */
+    dictSetVal(d, de, IK(301000));
     st("after insertAtPosition", d);
 
     /* Value accessors. */
@@ -994,9 +996,10 @@ static void phase_big_int(void) {
             break;
         }
         case 5: {
+            unsigned long before = dictSize(d);
             dictEntry *de = dictAddOrFind(d, IK(k));
+            if (dictSize(d) != before) dictSetVal(d, de, IK(k * 2 + 1)); /* new: value unspecified until set */
             ret = KI(dictGetVal(de));
-            if (ret == 0) dictSetVal(d, de, IK(k * 2 + 1));
             break;
         }
         case 6: ret = KI(dictFetchValue(d, IK(k))); break;
@@ -1236,7 +1239,7 @@ static void phase_strings(void) {
     T("addOrFind existing %s", (char *)dictGetKey(de));
     snprintf(kb, sizeof(kb), "key:%06lu", 101UL);
     de = dictAddOrFind(d, kb);
-    T("addOrFind new %s val-null=%d", (char *)dictGetKey(de), dictGetVal(de) == NULL);
+    T("addOrFind new %s", (char *)dictGetKey(de));
     dictSetVal(d, de, mkstr("val:", 101));
     /* dictSetKey calls keyDup: replace the key with an equal copy. */
     {
@@ -1394,6 +1397,195 @@ static void phase_asserts(void) {
     expect_crash("unsafe iterator correct use", no_crash_unsafe_iter);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Phase 7: random operation mix (differential fuzz)                         */
+/* ------------------------------------------------------------------------ */
+
+static void fuzz_scanCb(void *privdata, const dictEntry *de) {
+    uint64_t *h = privdata;
+    uint64_t k = KI(dictGetKey(de));
+    *h = fnv(*h, &k, sizeof(k));
+}
+static void *fuzz_defragAlloc(void *p) {
+    return (xs() & 1) ? dfr_move(p) : NULL;
+}
+
+static void phase_fuzz(uint64_t seed, unsigned long nops) {
+    T("== phase fuzz seed=%llu ops=%lu", (unsigned long long)seed, nops);
+    int old_verbose = ev_verbose;
+    ev_verbose = 0;
+    xs_state = mix64(seed) | 1;
+    dictType *types[3] = {&intType, &weakType, &bareIntType};
+    dict *ds[3];
+    unsigned long cursor[3] = {0, 0, 0};
+    int pause_ar[3] = {0, 0, 0}, pause_rh[3] = {0, 0, 0};
+    for (int i = 0; i < 3; i++) ds[i] = dictCreate(types[i]);
+    unsigned long keyspace = 1000;
+    uint64_t h = 0;
+    dictDefragFunctions df = {.defragAlloc = fuzz_defragAlloc};
+    sdig = 0;
+    sdig_ops = 0;
+    for (unsigned long op = 0; op < nops; op++) {
+        if (op % 20000 == 0) {
+            static const unsigned long spaces[] = {40, 1000, 30000, 300};
+            keyspace = spaces[(op / 20000) % 4];
+        }
+        uint64_t r = xs();
+        int which = (int)(r % 3);
+        /* the weak-hash dict only ever sees small key spaces (long chains) */
+        unsigned long ks_ = which == 1 && keyspace > 2000 ? 2000 : keyspace;
+        dict *d = ds[which];
+        unsigned long k = 1 + (xs() % ks_);
+        uint64_t ret = 0;
+        unsigned int kind = (unsigned int)((r >> 8) % 100);
+        dictEntry *de;
+        if (kind < 25) {
+            ret = dictAdd(d, IK(k), IK(k + 1));
+        } else if (kind < 38) {
+            ret = dictDelete(d, IK(k));
+        } else if (kind < 43) {
+            ret = dictReplace(d, IK(k), IK(k + 2));
+        } else if (kind < 46) {
+            de = dictUnlink(d, IK(k));
+            ret = de ? KI(dictGetKey(de)) : 0;
+            dictFreeUnlinkedEntry(d, de);
+        } else if (kind < 49) {
+            unsigned long before = dictSize(d);
+            de = dictAddOrFind(d, IK(k));
+            if (dictSize(d) != before) dictSetVal(d, de, IK(k + 4)); /* new: value unspecified until set */
+            ret = KI(dictGetVal(de));
+        } else if (kind < 52) {
+            dictEntry *ex = NULL;
+            void *pos = dictFindPositionForInsert(d, IK(k), &ex);
+            if (pos) {
+                de = dictInsertAtPosition(d, IK(k), pos);
+                dictSetVal(d, de, IK(k + 3));
+                ret = 1;
+            } else {
+                ret = KI(dictGetKey(ex)) + 10;
+            }
+        } else if (kind < 60) {
+            de = dictFind(d, IK(k));
+            ret = de ? KI(dictGetVal(de)) : 0;
+        } else if (kind < 62) {
+            de = dictGetRandomKey(d);
+            ret = de ? KI(dictGetKey(de)) : 0;
+        } else if (kind < 64) {
+            de = dictGetFairRandomKey(d);
+            ret = de ? KI(dictGetKey(de)) : 0;
+        } else if (kind < 66) {
+            dictEntry *des[64];
+            unsigned int cnt = (unsigned int)(xs() % 64);
+            unsigned int got = dictGetSomeKeys(d, des, cnt);
+            for (unsigned int i = 0; i < got; i++) ret = ret * 31 + KI(dictGetKey(des[i]));
+            ret ^= got;
+        } else if (kind < 72) {
+            uint64_t sh = 0;
+            cursor[which] = (xs() % 4 == 0) ? dictScanDefrag(d, cursor[which], fuzz_scanCb, &df, &sh)
+                                            : dictScan(d, cursor[which], fuzz_scanCb, &sh);
+            ret = sh ^ cursor[which];
+        } else if (kind < 75) {
+            ret = dictRehash(d, (int)(1 + xs() % 20));
+        } else if (kind < 77) {
+            unsigned long sz = xs() % (xs() & 1 ? 64 : 70000);
+            ret = dictExpand(d, sz) * 2 + 0;
+        } else if (kind < 78) {
+            unsigned long sz = (xs() % 50 == 0) ? (1UL << 50) : xs() % 70000;
+            ret = dictTryExpand(d, sz);
+        } else if (kind < 80) {
+            unsigned long sz = xs() % (dictSize(d) * 2 + 5);
+            ret = dictShrink(d, sz);
+        } else if (kind < 81) {
+            ret = dictExpandIfNeeded(d);
+        } else if (kind < 82) {
+            ret = dictShrinkIfNeeded(d);
+        } else if (kind < 83) {
+            static const dictResizeEnable pol[] = {DICT_RESIZE_ENABLE, DICT_RESIZE_ENABLE, DICT_RESIZE_AVOID,
+                                                    DICT_RESIZE_FORBID};
+            dictResizeEnable p = pol[xs() % 4];
+            dictSetResizeEnabled(p);
+            ret = p;
+        } else if (kind < 85) {
+            if (pause_ar[which] > 0 && xs() % 3 != 0) {
+                dictResumeAutoResize(d);
+                pause_ar[which]--;
+            } else if (pause_ar[which] < 3 && d->ht_table[0] != NULL) {
+                /* (pausing auto-resize of an unallocated dict makes the next add crash in dict.c too) */
+                dictPauseAutoResize(d);
+                pause_ar[which]++;
+            }
+            ret = d->pauseAutoResize;
+        } else if (kind < 87) {
+            if (pause_rh[which] > 0 && xs() % 3 != 0) {
+                dictResumeRehashing(d);
+                pause_rh[which]--;
+            } else if (pause_rh[which] < 2) {
+                dictPauseRehashing(d);
+                pause_rh[which]++;
+            }
+            ret = d->pauserehash;
+        } else if (kind < 89) {
+            /* partial safe iteration with deletes and adds */
+            dictIterator it;
+            dictInitSafeIterator(&it, d);
+            int n = (int)(xs() % 50);
+            while (n-- > 0 && (de = dictNext(&it)) != NULL) {
+                unsigned long kk = KI(dictGetKey(de));
+                ret = ret * 31 + kk;
+                uint64_t a = xs() % 4;
+                if (a == 0) dictDelete(d, IK(kk));
+                else if (a == 1) dictAdd(d, IK(1 + xs() % ks_), IK(5));
+            }
+            dictResetIterator(&it);
+        } else if (kind < 90) {
+            /* full unsafe iteration */
+            dictIterator *it = dictGetIterator(d);
+            while ((de = dictNext(it)) != NULL) ret += mix64(KI(dictGetKey(de)));
+            dictReleaseIterator(it);
+        } else if (kind < 93) {
+            /* burst of adds */
+            for (int i = 0; i < 200; i++) dictAdd(d, IK(1 + xs() % ks_), IK(7));
+            ret = dictSize(d);
+        } else if (kind < 96) {
+            /* burst of deletes */
+            for (int i = 0; i < 300; i++) dictDelete(d, IK(1 + xs() % ks_));
+            ret = dictSize(d);
+        } else if (kind < 97) {
+            if (xs() % 20 == 0) {
+                dictEmpty(d, NULL);
+                pause_ar[which] = pause_rh[which] = 0;
+                cursor[which] = 0;
+            }
+            ret = dictSize(d);
+        } else {
+            de = dictFind(d, IK(k));
+            if (de) {
+                dictSetUnsignedIntegerVal(de, k * 5);
+                ret = dictIncrUnsignedIntegerVal(de, 3);
+            }
+        }
+        h = fnv(h, &ret, sizeof(ret));
+        sdig_upd(d, ret);
+        if ((op + 1) % 25000 == 0) {
+            T("fuzz ckpt ops=%lu sdig=%016llx h=%016llx", op + 1, (unsigned long long)sdig, (unsigned long long)h);
+            for (int i = 0; i < 3; i++) {
+                char tag[32];
+                snprintf(tag, sizeof(tag), "  fuzz d%d", i);
+                st(tag, ds[i]);
+            }
+            ev_summary("fuzz");
+        }
+    }
+    dictSetResizeEnabled(DICT_RESIZE_ENABLE);
+    for (int i = 0; i < 3; i++) {
+        while (pause_rh[i]-- > 0) dictResumeRehashing(ds[i]);
+        dictRelease(ds[i]);
+    }
+    ev_summary("fuzz end");
+    ev_verbose = old_verbose;
+    T("fuzz done: sdig=%016llx h=%016llx", (unsigned long long)sdig, (unsigned long long)h);
+}
+
 int main(void) {
     setvbuf(stdout, NULL, _IOFBF, 1 << 16);
     trace_all = getenv("DICT_TRACE_ALL") != NULL;
@@ -1403,6 +1595,18 @@ int main(void) {
     srand(67890);
     T("dict differential trace v1");
     T("start mem=%zu", zmalloc_used_memory());
+    const char *fs = getenv("DICT_FUZZ_SEED");
+    const char *fo = getenv("DICT_FUZZ_OPS");
+    unsigned long fuzz_ops = fo ? strtoul(fo, NULL, 10) : 200000;
+    if (fs) {
+        /* Fuzz-only run: DICT_FUZZ_SEED=n [DICT_FUZZ_OPS=n] */
+        uint8_t seed[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+        dictSetHashFunctionSeed(seed);
+        phase_fuzz(strtoull(fs, NULL, 10), fuzz_ops);
+        T("end mem=%zu", zmalloc_used_memory());
+        T("trace complete");
+        return 0;
+    }
     phase_globals();
     ev_summary("globals");
     phase_small_int();
@@ -1417,6 +1621,7 @@ int main(void) {
     ev_summary("strings");
     phase_asserts();
     ev_summary("asserts");
+    phase_fuzz(42, fuzz_ops);
     T("end mem=%zu", zmalloc_used_memory());
     T("trace complete");
     return 0;

@@ -29,6 +29,8 @@
 #   RUST_CORE_HEADER=f  the generated header (default include/valkey_rs_core.h)
 #   CTEST_OUT=dir       build/output directory (default build/ctest)
 #   JOBS=n              make -j for the Valkey build (default 2)
+#   FUZZ_SEEDS="1 2 3"  extra fuzz-only runs of the driver (random operation mix), each compared
+#   FUZZ_OPS=200000     operations per fuzz run (DICT_FUZZ_OPS)
 #   SKIP_RUST=1         only validate the harness against dict.o (Rust checks skipped)
 #   CC, CXX             compilers (default cc, c++)
 set -uo pipefail
@@ -171,6 +173,26 @@ run_driver() {
     }
 }
 
+# compare_traces C_TRACE RUST_TRACE "check title"
+compare_traces() {
+    local c=$1 r=$2 title=$3 first ndiff
+    if cmp -s "$c" "$r"; then
+        ok "$title ($(wc -l <"$c") lines)"
+        return 0
+    fi
+    first=$(cmp "$c" "$r" 2>/dev/null | sed -n 's/.* line \([0-9]*\).*/\1/p')
+    first=${first:-$(($(wc -l <"$r") + 1))}
+    echo "    first difference at line $first (C: $c, Rust: $r)"
+    echo "    context (C trace):"
+    head -n "$first" "$c" | grep -n '^== phase' | tail -1 | sed 's/^/    | /'
+    sed -n "$((first > 3 ? first - 3 : 1)),$((first - 1))p" "$c" | cut -c1-220 | sed 's/^/    | /'
+    diff -u "$c" "$r" | sed -n '3,40p' | cut -c1-220 | sed 's/^/    | /'
+    ndiff=$(diff "$c" "$r" | grep -c '^[<>]')
+    bad "$title (first difference at line $first, $ndiff differing lines; rerun both with DICT_TRACE_ALL=1 to locate the exact operation)"
+}
+fuzz_seeds=${FUZZ_SEEDS-1 2 3}
+fuzz_ops=${FUZZ_OPS:-200000}
+
 if ((c_ok)); then
     if run_driver "$out/diff_c" "$out/trace_c.txt" && run_driver "$out/diff_c" "$out/trace_c2.txt"; then
         if cmp -s "$out/trace_c.txt" "$out/trace_c2.txt"; then
@@ -257,19 +279,21 @@ if ((rs_ok && c_ok)); then
         else
             bad "driver linked with the library runs to completion"
         fi
-        if cmp -s "$out/trace_c.txt" "$out/trace_rs.txt"; then
-            ok "Rust trace identical to dict.o trace ($(wc -l <"$out/trace_c.txt") lines)"
-        else
-            first=$(cmp "$out/trace_c.txt" "$out/trace_rs.txt" 2>/dev/null | sed -n 's/.* line \([0-9]*\).*/\1/p')
-            first=${first:-$(($(wc -l <"$out/trace_rs.txt") + 1))}
-            echo "    first difference at line $first (C: $out/trace_c.txt, Rust: $out/trace_rs.txt)"
-            echo "    context (C trace):"
-            head -n "$first" "$out/trace_c.txt" | grep -n '^== phase' | tail -1 | sed 's/^/    | /'
-            sed -n "$((first > 3 ? first - 3 : 1)),$((first - 1))p" "$out/trace_c.txt" | cut -c1-220 | sed 's/^/    | /'
-            diff -u "$out/trace_c.txt" "$out/trace_rs.txt" | sed -n '3,40p' | cut -c1-220 | sed 's/^/    | /'
-            ndiff=$(diff "$out/trace_c.txt" "$out/trace_rs.txt" | grep -c '^[<>]')
-            bad "Rust trace identical to dict.o trace (first difference at line $first, $ndiff differing lines; rerun both with DICT_TRACE_ALL=1 to locate the exact operation)"
-        fi
+        compare_traces "$out/trace_c.txt" "$out/trace_rs.txt" "Rust trace identical to dict.o trace"
+        for seed in $fuzz_seeds; do
+            if DICT_FUZZ_SEED=$seed DICT_FUZZ_OPS=$fuzz_ops run_driver "$out/diff_c" "$out/fuzz_c_$seed.txt" &&
+                DICT_FUZZ_SEED=$seed DICT_FUZZ_OPS=$fuzz_ops run_driver "$out/diff_c" "$out/fuzz_c2_$seed.txt" &&
+                cmp -s "$out/fuzz_c_$seed.txt" "$out/fuzz_c2_$seed.txt"; then
+                if DICT_FUZZ_SEED=$seed DICT_FUZZ_OPS=$fuzz_ops run_driver "$out/diff_rs" "$out/fuzz_rs_$seed.txt"; then
+                    compare_traces "$out/fuzz_c_$seed.txt" "$out/fuzz_rs_$seed.txt" \
+                        "fuzz seed $seed ($fuzz_ops random operations): Rust trace identical to dict.o trace"
+                else
+                    bad "fuzz seed $seed: driver linked with the library runs to completion"
+                fi
+            else
+                bad "fuzz seed $seed: dict.o runs complete and deterministic (harness bug)"
+            fi
+        done
     fi
 fi
 
