@@ -549,6 +549,13 @@ void vkrs_lazyfree_worker_stop(void);
 void vkrs_lazyfree_worker_kill(void);
 
 /**
+ * Test hook (not called by Valkey): queues a job that panics on the worker,
+ * to check that a worker panic ends in Valkey's crash report. Used from a
+ * debugger: `gdb -p PID -batch -ex 'call (void)vkrs_lazyfree_debug_panic()'`.
+ */
+void vkrs_lazyfree_debug_panic(void);
+
+/**
  * Releases one object from the worker (`decrRefCount`).
  */
 void lazyfreeFreeObject(void **args);

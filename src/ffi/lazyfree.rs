@@ -292,6 +292,17 @@ pub extern "C" fn vkrs_lazyfree_worker_kill() {
     }
 }
 
+/// Test hook (not called by Valkey): queues a job that panics on the worker,
+/// to check that a worker panic ends in Valkey's crash report. Used from a
+/// debugger: `gdb -p PID -batch -ex 'call (void)vkrs_lazyfree_debug_panic()'`.
+#[no_mangle]
+pub extern "C" fn vkrs_lazyfree_debug_panic() {
+    unsafe extern "C" fn panic_job(_args: *mut *mut c_void) {
+        panic!("vkrs_lazyfree_debug_panic: deliberate panic on the lazyfree worker");
+    }
+    submit(panic_job, &[]);
+}
+
 // ---------------------------------------------------------------- job functions
 
 /// Releases one object from the worker (`decrRefCount`).
