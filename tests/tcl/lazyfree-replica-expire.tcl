@@ -7,8 +7,10 @@
 # in place. These tests check behaviour only, so they pass on the plain C
 # build and on the USE_RUST_CORE=yes build alike.
 #
-# Installed into a Valkey tree as tests/unit/lazyfree-replica-expire.tcl and
-# run with: ./runtest --single unit/lazyfree-replica-expire
+# `make test-tcl` installs it into build/valkey as
+# tests/unit/rs-core-lazyfree-replica-expire.tcl; to run it alone on any
+# Valkey 9.1 tree (C or Rust build), copy it into tests/unit/ and run
+#   ./runtest --single unit/rs-core-lazyfree-replica-expire
 
 # Writes keys $prefix:0 .. $prefix:[expr $n-1] through a pipelining client,
 # each with SET ... EX $ttl (or without a TTL when $ttl is 0).
