@@ -429,30 +429,39 @@ struct ObjView {
 // accessor is only called by `free_effort` for the matching type/encoding.
 impl EffortSource for ObjView {
     fn obj_type(&self) -> i32 {
+        // SAFETY: see the impl.
         unsafe { server::vkrs_obj_type(self.obj) }
     }
     fn encoding(&self) -> i32 {
+        // SAFETY: see the impl.
         unsafe { server::vkrs_obj_encoding(self.obj) }
     }
     fn quicklist_len(&self) -> usize {
+        // SAFETY: see the impl.
         unsafe { server::vkrs_quicklist_len(server::vkrs_obj_val(self.obj)) }
     }
     fn hashtable_size(&self) -> usize {
+        // SAFETY: see the impl.
         unsafe { server::vkrs_hashtable_size(server::vkrs_obj_val(self.obj)) }
     }
     fn zset_len(&self) -> usize {
+        // SAFETY: see the impl.
         unsafe { server::vkrs_zset_length(server::vkrs_obj_val(self.obj)) }
     }
     fn stream_rax_nodes(&self) -> usize {
+        // SAFETY: see the impl.
         unsafe { server::vkrs_stream_rax_nodes(server::vkrs_obj_val(self.obj)) }
     }
     fn stream_groups(&self) -> usize {
+        // SAFETY: see the impl.
         unsafe { server::vkrs_stream_cgroups(server::vkrs_obj_val(self.obj)) }
     }
     fn stream_first_group_pel(&self) -> usize {
+        // SAFETY: see the impl.
         unsafe { server::vkrs_stream_first_group_pel(server::vkrs_obj_val(self.obj)) }
     }
     fn module_free_effort(&self) -> usize {
+        // SAFETY: see the impl.
         unsafe { server::vkrs_module_free_effort(self.key, self.obj, self.dbid) }
     }
 }
