@@ -23,7 +23,10 @@ VALKEY_CMAKE_SRC ?= build/valkey-cmake-src
 VALKEY_CMAKE_DIR ?= build/valkey-cmake
 RUN_DIR ?= build/run
 SKIPFILE := tests/tcl/skiplist-c-fails.txt
-RUST_FLAG_ARGS = USE_RUST_CORE=yes RUST_CORE_DIR=$(CURDIR) CARGO=$(CARGO)
+# The Valkey trees build the crate with VALKEY_SRC_DIR set (build.rs then compiles the
+# C accessors against the tree's headers), so they get their own cargo target dirs and
+# never flip-flop target/release, which cargo test and tests/c/run.sh use.
+RUST_FLAG_ARGS = USE_RUST_CORE=yes RUST_CORE_DIR=$(CURDIR) CARGO=$(CARGO) CARGO_TARGET_DIR=$(CURDIR)/target/valkey
 
 # $(call stage,N/M,title): a visible header for each step of the long targets.
 define stage
@@ -52,8 +55,8 @@ valkey-gtests: valkey
 # touches build/valkey's generated files).
 valkey-cmake:
 	@valkey-patch/prepare-tree.sh $(VALKEY_CMAKE_SRC)
-	cmake -S $(VALKEY_CMAKE_SRC) -B $(VALKEY_CMAKE_DIR) -DCMAKE_BUILD_TYPE=Release \
-	    -DUSE_RUST_CORE=ON -DRUST_CORE_DIR=$(CURDIR)
+	CARGO_TARGET_DIR=$(CURDIR)/target/valkey-cmake cmake -S $(VALKEY_CMAKE_SRC) -B $(VALKEY_CMAKE_DIR) \
+	    -DCMAKE_BUILD_TYPE=Release -DUSE_RUST_CORE=ON -DRUST_CORE_DIR=$(CURDIR)
 	cmake --build $(VALKEY_CMAKE_DIR) -j $(JOBS)
 
 # ---------------------------------------------------------------- run
