@@ -31,6 +31,11 @@
 #   JOBS=n              make -j for the Valkey build (default 2)
 #   FUZZ_SEEDS="1 2 3"  extra fuzz-only runs of the driver (random operation mix), each compared
 #   FUZZ_OPS=200000     operations per fuzz run (DICT_FUZZ_OPS)
+#   VALGRIND=0          skip the memcheck runs (default: on when valgrind is installed): the
+#                       driver relinked with a libc-malloc zmalloc.o, run under valgrind with the
+#                       C dict and with the library; no memory error, no definite leak, and the
+#                       two traces identical (under valgrind malloc_usable_size is the exact
+#                       request, so used_memory there checks every allocation size)
 #   SKIP_RUST=1         only validate the harness against dict.o (Rust checks skipped)
 #   CC, CXX             compilers (default cc, c++)
 set -uo pipefail
@@ -294,6 +299,48 @@ if ((rs_ok && c_ok)); then
                 bad "fuzz seed $seed: dict.o runs complete and deterministic (harness bug)"
             fi
         done
+    fi
+fi
+
+# ------------------------------------------------------------- valgrind memcheck
+if ((rs_ok && c_ok)) && [ "${VALGRIND:-1}" != 0 ]; then
+    if ! command -v valgrind >/dev/null; then
+        note "valgrind not installed: memcheck runs skipped"
+    else
+        mkdir -p "$out/libc"
+        if logged "$out/libc/build.log" bash -c '
+            set -e
+            "$0" -std=gnu11 -O2 -g -I"$1" -c "$1/zmalloc.c" -o "$2/zmalloc.o"
+            "$0" -std=gnu11 -O2 -g -I"$1" -c "$3/diff_driver.c" -o "$2/diff_driver.o"' "$CC" "$src" "$out/libc" "$here"; then
+            vg_objs=("$out/libc/zmalloc.o")
+            for o in "${support_objs[@]}"; do [[ $o == */zmalloc.o ]] || vg_objs+=("$o"); done
+            vg_ok=1
+            for v in c rs; do
+                if [ $v = c ]; then impl=("$src/dict.o"); else impl=("$lib"); fi
+                if ! logged "$out/libc/ld_$v.log" "$CC" -o "$out/libc/diff_$v" "$out/libc/diff_driver.o" "${impl[@]}" \
+                    "${vg_objs[@]}" "$tree/deps/fpconv/libfpconv.a" "${syslibs[@]}"; then
+                    vg_ok=0
+                    continue
+                fi
+                DICT_FUZZ_OPS=20000 timeout 900 valgrind -q --error-exitcode=99 --leak-check=full \
+                    --errors-for-leak-kinds=definite --log-file="$out/libc/valgrind_$v.log" \
+                    "$out/libc/diff_$v" >"$out/libc/trace_$v.txt" 2>/dev/null
+                rc=$?
+                if ((rc != 0)) || [ "$(tail -1 "$out/libc/trace_$v.txt")" != "trace complete" ]; then
+                    grep -v '^==[0-9]*== *$' "$out/libc/valgrind_$v.log" | head -30 | sed 's/^/    | /'
+                    vg_ok=0
+                    [ $v = rs ] && bad "valgrind memcheck of the driver linked with the library (exit $rc, log $out/libc/valgrind_rs.log)"
+                    [ $v = c ] && bad "valgrind memcheck of the driver linked with dict.o (exit $rc: harness problem)"
+                fi
+            done
+            if ((vg_ok)); then
+                ok "valgrind memcheck: library has no memory error and no definite leak over the whole driver"
+                compare_traces "$out/libc/trace_c.txt" "$out/libc/trace_rs.txt" \
+                    "under valgrind (exact allocation sizes in used_memory): Rust trace identical to dict.o trace"
+            fi
+        else
+            bad "build the libc-malloc driver for valgrind"
+        fi
     fi
 fi
 
