@@ -314,8 +314,15 @@ static void acc_print(const char *tag, const acc *a) {
  * (which must not move the table while the scan holds it). */
 static dict *scan_dict;
 static unsigned long scan_unpaused, scan_lookups_missed;
+static dict *scan_del_dict; /* when set, the callback deletes keys divisible by scan_del_mod */
+static unsigned long scan_del_mod, scan_deleted;
 static void scanCb(void *privdata, const dictEntry *de) {
     acc_add(privdata, de);
+    if (scan_del_dict && KI(dictGetKey(de)) % scan_del_mod == 0) {
+        /* dict.c reads the next entry before calling back: deleting the current one is allowed */
+        if (dictDelete(scan_del_dict, dictGetKey(de)) == DICT_OK) scan_deleted++;
+        return;
+    }
     if (scan_dict) {
         if (scan_dict->pauserehash <= 0) scan_unpaused++;
         if (dictFind(scan_dict, dictGetKey(de)) != de) scan_lookups_missed++;
@@ -538,6 +545,19 @@ static void phase_small_int(void) {
     st("after empty ops", d);
     iterate("empty iter", d, 0, 1);
     iterate("empty safe iter", d, 1, 1);
+    T("unallocated: dictExpand(0)=%d dictShrink(0)=%d dictShrink(100)=%d dictTryExpand(0)=%d", dictExpand(d, 0),
+      dictShrink(d, 0), dictShrink(d, 100), dictTryExpand(d, 0));
+    st("unallocated after invalid sizes", d);
+    {
+        dict *d2 = dictCreate(&intType);
+        T("unallocated: dictExpand(1)=%d", dictExpand(d2, 1));
+        st("  d2", d2);
+        dictRelease(d2);
+        d2 = dictCreate(&intType);
+        T("unallocated: dictTryExpand(100)=%d", dictTryExpand(d2, 100));
+        st("  d2", d2);
+        dictRelease(d2);
+    }
     T("expandIfNeeded on unallocated=%d", dictExpandIfNeeded(d));
     st("after expandIfNeeded", d);
     T("expandIfNeeded again=%d shrinkIfNeeded=%d", dictExpandIfNeeded(d), dictShrinkIfNeeded(d));
@@ -570,6 +590,8 @@ static void phase_small_int(void) {
     T("dictRehash when not rehashing=%d", dictRehash(d, 5));
     T("dictExpand(200)=%d", dictExpand(d, 200));
     st("expand 200", d);
+    T("dictRehash(n=0)=%d", dictRehash(d, 0));
+    st("  after dictRehash(0)", d);
     for (int i = 0; dictIsRehashing(d); i++) {
         int r = dictRehash(d, 1);
         char tag[40];
@@ -584,6 +606,11 @@ static void phase_small_int(void) {
     T("dictExpand(512)=%d", dictExpand(d, 512));
     T("dictExpand while rehashing=%d dictShrink while rehashing=%d", dictExpand(d, 4096), dictShrink(d, 64));
     T("dictTryExpand while rehashing=%d", dictTryExpand(d, 4096));
+    T("dictRehashMicroseconds(us=0)=%d", dictRehashMicroseconds(d, 0)); /* one round of 100 steps whatever the clock */
+    st("  after dictRehashMicroseconds(0)", d);
+    dictExpand(d, 1024);
+    st("  expanded to 1024", d);
+    T("dictRehash(n=-1)=%d", dictRehash(d, -1));
     while (dictIsRehashing(d)) dictRehash(d, 3);
     st("after expand 512", d);
     unsigned long tx[] = {0, 40, 512, 513, 1UL << 50, 1UL << 44, ULONG_MAX, 1UL << 62, 1UL << 61};
@@ -746,6 +773,16 @@ static void phase_small_int(void) {
     {
         acc a = {0};
         full_scan("scan stable", d, 1, NULL, &a);
+    }
+    {
+        acc a = {0};
+        scan_del_dict = d;
+        scan_del_mod = 3;
+        scan_deleted = 0;
+        full_scan("scan deleting in callback", d, 1, NULL, &a);
+        scan_del_dict = NULL;
+        T("scan deleting in callback: deleted=%lu", scan_deleted);
+        st("after scan with deletes", d);
     }
     iterate("unsafe iter (stable)", d, 0, 0);
     iterate("safe iter (stable)", d, 1, 1);
@@ -1107,6 +1144,14 @@ static void phase_big_int(void) {
         scan_dict = NULL;
         T("big scan callbacks: rehash not paused=%lu lookups missed=%lu", scan_unpaused, scan_lookups_missed);
         st("after big scan", d);
+        acc b = {0};
+        scan_del_dict = d;
+        scan_del_mod = 5;
+        scan_deleted = 0;
+        full_scan("big scan deleting in callback", d, 0, NULL, &b);
+        scan_del_dict = NULL;
+        T("big scan deleting in callback: deleted=%lu", scan_deleted);
+        st("after big scan with deletes", d);
     }
 
     /* Time-bounded rehash: only whether it did work is compared. */
@@ -1401,10 +1446,12 @@ static void phase_asserts(void) {
 /* Phase 7: random operation mix (differential fuzz)                         */
 /* ------------------------------------------------------------------------ */
 
+static dict *fuzz_scan_del;
 static void fuzz_scanCb(void *privdata, const dictEntry *de) {
     uint64_t *h = privdata;
     uint64_t k = KI(dictGetKey(de));
     *h = fnv(*h, &k, sizeof(k));
+    if (fuzz_scan_del && k % 4 == 0) dictDelete(fuzz_scan_del, IK(k));
 }
 static void *fuzz_defragAlloc(void *p) {
     return (xs() & 1) ? dfr_move(p) : NULL;
@@ -1481,8 +1528,12 @@ static void phase_fuzz(uint64_t seed, unsigned long nops) {
             ret ^= got;
         } else if (kind < 72) {
             uint64_t sh = 0;
-            cursor[which] = (xs() % 4 == 0) ? dictScanDefrag(d, cursor[which], fuzz_scanCb, &df, &sh)
+            uint64_t how = xs();
+            if (how % 16 == 0) cursor[which] = xs(); /* arbitrary cursor, as a client may send */
+            fuzz_scan_del = (how >> 8) % 8 == 0 ? d : NULL;
+            cursor[which] = ((how >> 16) % 4 == 0) ? dictScanDefrag(d, cursor[which], fuzz_scanCb, &df, &sh)
                                             : dictScan(d, cursor[which], fuzz_scanCb, &sh);
+            fuzz_scan_del = NULL;
             ret = sh ^ cursor[which];
         } else if (kind < 75) {
             ret = dictRehash(d, (int)(1 + xs() % 20));
