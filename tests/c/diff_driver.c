@@ -177,11 +177,21 @@ static int cbResizeAllowed(size_t moreMem, double usedRatio) {
     return rz_answer;
 }
 
+/* Callback call counts: printed on "info" lines (informational: run.sh reports a
+ * difference there as a note, not a failure; the callbacks are pure). */
+static unsigned long hash_calls, cmp_calls;
+static void info_counts(const char *tag) {
+    T("info %s: hashFunction calls=%lu keyCompare calls=%lu", tag, hash_calls, cmp_calls);
+    hash_calls = cmp_calls = 0;
+}
+
 /* Integer keys and values (stored as pointers). */
 static uint64_t intHash(const void *key) {
+    hash_calls++;
     return mix64(KI(key));
 }
 static uint64_t weakHash(const void *key) {
+    hash_calls++;
     return KI(key) & 3; /* four long chains whatever the table size */
 }
 static void intKeyDestr(void *key) {
@@ -205,12 +215,15 @@ static dictType weakType = {.hashFunction = weakHash, .rehashingStarted = cbReha
 
 /* String keys: zmalloc'd C strings, duplicated by keyDup. */
 static uint64_t strHash(const void *key) {
+    hash_calls++;
     return dictGenHashFunction(key, strlen(key));
 }
 static uint64_t caseHash(const void *key) {
+    hash_calls++;
     return dictGenCaseHashFunction(key, strlen(key));
 }
 static int strCmp(const void *a, const void *b) {
+    cmp_calls++;
     return strcmp(a, b) == 0;
 }
 static int caseCmp(const void *a, const void *b) {
@@ -1050,6 +1063,7 @@ static void phase_big_int(void) {
         if ((i + 1) % 20000 == 0) sdig_ckpt("big mix", d);
     }
     ev_summary("big mix");
+    info_counts("big mix");
     ev_verbose = 1;
 
     /* Start an expansion, step it, then scan across it with modifications between scan calls. */
@@ -1625,6 +1639,7 @@ static void phase_fuzz(uint64_t seed, unsigned long nops) {
                 st(tag, ds[i]);
             }
             ev_summary("fuzz");
+            info_counts("fuzz");
         }
     }
     dictSetResizeEnabled(DICT_RESIZE_ENABLE);
@@ -1660,18 +1675,25 @@ int main(void) {
     }
     phase_globals();
     ev_summary("globals");
+    info_counts("globals");
     phase_small_int();
     ev_summary("small_int");
+    info_counts("small_int");
     phase_metadata();
     ev_summary("metadata");
+    info_counts("metadata");
     phase_policy();
     ev_summary("policy");
+    info_counts("policy");
     phase_big_int();
     ev_summary("big_int");
+    info_counts("big_int");
     phase_strings();
     ev_summary("strings");
+    info_counts("strings");
     phase_asserts();
     ev_summary("asserts");
+    info_counts("asserts");
     phase_fuzz(42, fuzz_ops);
     T("end mem=%zu", zmalloc_used_memory());
     T("trace complete");
