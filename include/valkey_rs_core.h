@@ -147,13 +147,15 @@ typedef struct dictIterator {
   /**
    * Unsafe iterators' dict fingerprint, checked at reset.
    */
-  uint64_t fingerprint;
+  unsigned long long fingerprint;
 } dictIterator;
 
 /**
- * `dictSetResizeEnabled` argument (dict.h's `dictResizeEnable`), an int in C.
+ * `dictSetResizeEnabled` argument. dict.h declares it as an enum whose
+ * values are all non-negative, which C compilers represent as `unsigned int`;
+ * a plain integer (not a Rust enum) keeps any value C passes well-defined.
  */
-typedef int dictResizeEnable;
+typedef unsigned int dictResizeEnable;
 
 /**
  * `typedef void(dictScanFunction)(void *privdata, const dictEntry *de);`

@@ -30,7 +30,7 @@ use core::ffi::{c_int, c_long, c_ulong, c_void};
 use core::mem::size_of;
 use core::ptr::{self, null_mut};
 use std::cell::UnsafeCell;
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::ffi::host;
 use crate::vk_assert;
@@ -38,7 +38,7 @@ pub use types::*;
 
 /// Global resize policy (`dict_can_resize` in dict.c). Valkey sets it from the
 /// main thread around fork; relaxed ordering is what a plain C global gives.
-static RESIZE_POLICY: AtomicI32 = AtomicI32::new(DICT_RESIZE_ENABLE);
+static RESIZE_POLICY: AtomicU32 = AtomicU32::new(DICT_RESIZE_ENABLE);
 /// `dict_force_resize_ratio`: fixed at 4 in Valkey 9.1.
 pub(crate) const FORCE_RESIZE_RATIO: u64 = 4;
 

@@ -160,7 +160,7 @@ unsafe fn random_ops(
                     assert_eq!((*d).ht_size_exp, before, "failed shrink changed the table");
                 }
             }
-            90..=91 => set_resize_enabled(rng.below(3) as c_int),
+            90..=91 => set_resize_enabled(rng.below(3) as dictResizeEnable),
             // Pausing auto-resize before the first table exists makes the
             // next insert dereference a NULL table, in dict.c as here.
             92 if (*d).ht_size_exp[0] != -1 => {

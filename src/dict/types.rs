@@ -4,7 +4,7 @@
 //! `dictEntry` is opaque to C; its layout is ours.
 #![allow(non_camel_case_types, non_snake_case)]
 
-use core::ffi::{c_int, c_long, c_void};
+use core::ffi::{c_int, c_long, c_uint, c_ulonglong, c_void};
 
 /// A key/value node of a bucket chain. Opaque to C.
 ///
@@ -85,7 +85,7 @@ pub struct dictIterator {
     pub entry: *mut dictEntry,
     pub nextEntry: *mut dictEntry,
     /// Unsafe iterators' dict fingerprint, checked at reset.
-    pub fingerprint: u64,
+    pub fingerprint: c_ulonglong,
 }
 
 /// `typedef void(dictScanFunction)(void *privdata, const dictEntry *de);`
@@ -106,8 +106,10 @@ pub struct dictDefragFunctions {
     pub defragVal: dictDefragAllocFunction,
 }
 
-/// `dictSetResizeEnabled` argument (dict.h's `dictResizeEnable`), an int in C.
-pub type dictResizeEnable = c_int;
+/// `dictSetResizeEnabled` argument. dict.h declares it as an enum whose
+/// values are all non-negative, which C compilers represent as `unsigned int`;
+/// a plain integer (not a Rust enum) keeps any value C passes well-defined.
+pub type dictResizeEnable = c_uint;
 pub const DICT_RESIZE_ENABLE: dictResizeEnable = 0;
 pub const DICT_RESIZE_AVOID: dictResizeEnable = 1;
 pub const DICT_RESIZE_FORBID: dictResizeEnable = 2;
