@@ -177,8 +177,8 @@ static int cbResizeAllowed(size_t moreMem, double usedRatio) {
     return rz_answer;
 }
 
-/* Callback call counts: printed on "info" lines (informational: run.sh reports a
- * difference there as a note, not a failure; the callbacks are pure). */
+/* Callback call counts, printed on "info" lines and compared exactly like the
+ * rest of the trace: dict.c hashes and compares keys at fixed moments. */
 static unsigned long hash_calls, cmp_calls;
 static void info_counts(const char *tag) {
     T("info %s: hashFunction calls=%lu keyCompare calls=%lu", tag, hash_calls, cmp_calls);
