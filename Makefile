@@ -66,8 +66,10 @@ run: valkey
 	@echo "valkey-rs-core: starting $(VALKEY_DIR)/src/valkey-server on port 6379 (data dir $(RUN_DIR)); Ctrl-C stops it"
 	$(VALKEY_DIR)/src/valkey-server $(VALKEY_DIR)/valkey.conf --port 6379 --dir $(CURDIR)/$(RUN_DIR) $(ARGS)
 
+# BENCH_NO_BUILD=1 measures the trees as they are (a rebuild re-creates a tree whose patch
+# changed, which must not happen under someone else's test run on a shared machine).
 bench:
-	@$(MAKE) --no-print-directory valkey valkey-c
+	@if [ "$(BENCH_NO_BUILD)" != 1 ]; then $(MAKE) --no-print-directory valkey valkey-c; fi
 	VALKEY_DIR=$(VALKEY_DIR) VALKEY_C_DIR=$(VALKEY_C_DIR) JOBS=$(JOBS) CARGO=$(CARGO) bench/run.sh
 
 # ---------------------------------------------------------------- tests

@@ -49,7 +49,8 @@ if has gtest; then
     say "valkey-unit-gtests of both builds"
     gtest_ok=1
     make -C "$c_tree/src" -j"$jobs" valkey-unit-gtests >"$out/gtest-build-c.log" 2>&1 || gtest_ok=0
-    make -C "$rs_tree/src" -j"$jobs" valkey-unit-gtests USE_RUST_CORE=yes RUST_CORE_DIR="$root" CARGO="$cargo" \
+    # The flagged tree's gtest binary: the top-level Makefile's own target (same flags as make valkey).
+    make -C "$root" --no-print-directory valkey-gtests VALKEY_DIR="$rs_tree" JOBS="$jobs" CARGO="$cargo" \
         >"$out/gtest-build-rs.log" 2>&1 || gtest_ok=0
     if [ "$gtest_ok" = 0 ]; then
         echo "bench: could not build valkey-unit-gtests (see $out/gtest-build-*.log; needs libgtest-dev libgmock-dev); gtest section skipped" >&2
