@@ -70,7 +70,7 @@ run: valkey
 # changed, which must not happen under someone else's test run on a shared machine).
 bench:
 	@if [ "$(BENCH_NO_BUILD)" != 1 ]; then $(MAKE) --no-print-directory valkey valkey-c; fi
-	VALKEY_DIR=$(VALKEY_DIR) VALKEY_C_DIR=$(VALKEY_C_DIR) JOBS=$(JOBS) CARGO=$(CARGO) bench/run.sh
+	VALKEY_DIR=$(VALKEY_DIR) VALKEY_C_DIR=$(VALKEY_C_DIR) JOBS=$(JOBS) CARGO=$(CARGO) BENCH_NO_BUILD=$(BENCH_NO_BUILD) bench/run.sh
 
 # ---------------------------------------------------------------- tests
 

@@ -10,6 +10,7 @@
 #   BENCH_OUT=build/bench where raw.tsv, results.md (and results.png with matplotlib) go
 #   BENCH_PORT=17400      first of the two loopback ports the servers use
 #   VALKEY_DIR / VALKEY_C_DIR   the two trees (default build/valkey, build/valkey-c)
+#   BENCH_NO_BUILD=1      measure the trees as they are (make bench then skips make valkey valkey-c)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -49,9 +50,15 @@ if has gtest; then
     say "valkey-unit-gtests of both builds"
     gtest_ok=1
     make -C "$c_tree/src" -j"$jobs" valkey-unit-gtests >"$out/gtest-build-c.log" 2>&1 || gtest_ok=0
-    # The flagged tree's gtest binary: the top-level Makefile's own target (same flags as make valkey).
-    make -C "$root" --no-print-directory valkey-gtests VALKEY_DIR="$rs_tree" JOBS="$jobs" CARGO="$cargo" \
-        >"$out/gtest-build-rs.log" 2>&1 || gtest_ok=0
+    # The flagged tree's gtest binary: the top-level Makefile's own target (same flags as make
+    # valkey); with BENCH_NO_BUILD=1 straight in the tree, so the tree is never re-created.
+    if [ "${BENCH_NO_BUILD:-0}" = 1 ]; then
+        make -C "$rs_tree/src" -j"$jobs" valkey-unit-gtests USE_RUST_CORE=yes RUST_CORE_DIR="$root" CARGO="$cargo" \
+            CARGO_TARGET_DIR="$root/target/valkey" >"$out/gtest-build-rs.log" 2>&1 || gtest_ok=0
+    else
+        make -C "$root" --no-print-directory valkey-gtests VALKEY_DIR="$rs_tree" JOBS="$jobs" CARGO="$cargo" \
+            >"$out/gtest-build-rs.log" 2>&1 || gtest_ok=0
+    fi
     if [ "$gtest_ok" = 0 ]; then
         echo "bench: could not build valkey-unit-gtests (see $out/gtest-build-*.log; needs libgtest-dev libgmock-dev); gtest section skipped" >&2
         sections=$(echo ",$sections," | sed 's/,gtest,/,/; s/^,//; s/,$//')
