@@ -257,7 +257,7 @@ impl Harness {
         let d = dictCreate(&*ty as *const dictType as *mut dictType);
         assert!(!d.is_null());
         if mode == Mode::Boxed {
-            let meta = (*d).metadata.as_ptr() as *const u8;
+            let meta = core::ptr::addr_of!((*d).metadata) as *const u8;
             for i in 0..METADATA_BYTES {
                 assert_eq!(*meta.add(i), 0, "metadata byte {i} not zeroed at create");
             }
