@@ -13,7 +13,13 @@ stamp_name=.valkey-rs-core-patch
 pristine=$("$here/fetch-valkey.sh")
 want="$(sha256sum "$patch_file" | cut -d' ' -f1) $pristine"
 
+# The trees live inside this project's git checkout: an empty repository of their own
+# keeps Valkey's mkreleasehdr.sh from reading ours (our HEAD would otherwise become
+# Valkey's GIT_SHA1 and rebuild release.o and relink at every commit).
+own_git() { [ -e "$1/.git" ] || ! command -v git >/dev/null || git init -q "$1"; }
+
 if [ -f "$dest/$stamp_name" ] && [ "$(cat "$dest/$stamp_name")" = "$want" ]; then
+    own_git "$dest"
     exit 0
 fi
 echo "prepare-tree: creating $dest (pristine Valkey + valkey-patch/valkey-9.1.2.patch)" >&2
@@ -26,5 +32,6 @@ if [ -s "$patch_file" ]; then
         || { echo "prepare-tree: error: valkey-9.1.2.patch does not apply to $pristine" >&2; exit 1; }
 fi
 echo "$want" > "$dest.tmp/$stamp_name"
+own_git "$dest.tmp"
 rm -rf "$dest"
 mv "$dest.tmp" "$dest"
