@@ -144,3 +144,7 @@ test-tcl-c: valkey-c
 clean:
 	rm -rf $(VALKEY_DIR) $(VALKEY_C_DIR) $(VALKEY_CMAKE_SRC) $(VALKEY_CMAKE_DIR) $(RUN_DIR)
 	$(CARGO) clean
+
+# Reliability targets (issue 6): fuzzing, Miri, chaos, panic policy, sanitizers.
+# See docs/reliability.md.
+include tests/reliability/reliability.mk
