@@ -116,30 +116,17 @@ test-c:
 test-gtest: valkey
 	$(MAKE) -C $(VALKEY_DIR)/src -j$(JOBS) test-unit $(RUST_FLAG_ARGS)
 
-# Full upstream suite plus our own tests/tcl/*.tcl (copied in as unit/rs-core-*).
-# Exclusions apply only to what also fails on the plain C build of the same source on
-# these 2-core machines when run alone (evidence in README.md):
-#   - tests listed in tests/tcl/skiplist-c-fails.txt (runtest --skipfile);
-#   - the units in TCL_NO_LATENCY_UNITS run in a second pass with --no-latency, which
-#     drops only their latency assertions (their other checks still run); --no-latency
-#     is not given to the main pass, where latency checks pass on the C build.
-TCL_NO_LATENCY_UNITS ?= unit/memefficiency
-TCL_MAIN = ./runtest --clients $(TCL_CLIENTS) --skipfile $(CURDIR)/$(SKIPFILE) \
-    $(foreach u,$(TCL_NO_LATENCY_UNITS),--skipunit $(u)) $(TCL_ARGS)
-TCL_NOLAT = ./runtest --clients $(TCL_CLIENTS) --skipfile $(CURDIR)/$(SKIPFILE) --no-latency \
-    $(foreach u,$(TCL_NO_LATENCY_UNITS),--single $(u)) $(TCL_ARGS)
-
+# Full upstream suite plus our own tests/tcl/*.tcl (copied in as unit/rs-core-*), with
+# the exclusions explained in tests/tcl/run-suite.sh and README.md.
 test-tcl: valkey
 	@rm -f $(VALKEY_DIR)/tests/unit/rs-core-*.tcl
 	@for f in tests/tcl/*.tcl; do [ -e "$$f" ] || continue; \
 	    cp "$$f" $(VALKEY_DIR)/tests/unit/rs-core-$$(basename "$$f"); done
-	cd $(VALKEY_DIR) && $(TCL_MAIN)
-	$(if $(TCL_NO_LATENCY_UNITS),cd $(VALKEY_DIR) && $(TCL_NOLAT))
+	TCL_CLIENTS=$(TCL_CLIENTS) tests/tcl/run-suite.sh $(VALKEY_DIR) $(TCL_ARGS)
 
 # The same upstream suite on the plain C build, for the side-by-side status table.
 test-tcl-c: valkey-c
-	cd $(VALKEY_C_DIR) && $(TCL_MAIN)
-	$(if $(TCL_NO_LATENCY_UNITS),cd $(VALKEY_C_DIR) && $(TCL_NOLAT))
+	TCL_CLIENTS=$(TCL_CLIENTS) tests/tcl/run-suite.sh $(VALKEY_C_DIR) $(TCL_ARGS)
 
 clean:
 	rm -rf $(VALKEY_DIR) $(VALKEY_C_DIR) $(VALKEY_CMAKE_SRC) $(VALKEY_CMAKE_DIR) $(RUN_DIR)
