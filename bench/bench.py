@@ -420,9 +420,9 @@ def sec_pubsub(cfg, res):
                     ic.cmd("PING")
                 info = c.info("memory")
                 res.add("memory", "used_memory, data set loaded", "bytes", "lower", b, rnd, int(info["used_memory"]))
-                res.add("memory", "used_memory growth over empty server", "bytes", "lower", b, rnd,
+                res.add("memory", "used_memory growth over empty server", "bytes", "lower-info", b, rnd,
                         int(info["used_memory"]) - base)
-                res.add("memory", "used_memory_scripts", "bytes", "lower", b, rnd,
+                res.add("memory", "used_memory_scripts", "bytes", "lower-info", b, rnd,
                         int(info.get("used_memory_scripts", 0)))
                 for pipe, n in ((1, npub1), (16, npub16)):
                     r = valkey_benchmark(cfg, srv.port, ["-c", 50, "-n", n, "-r", channels, "-P", pipe,
@@ -490,7 +490,7 @@ def sec_flush(cfg, res):
                         res.add("flush", f"{tag}: lazyfreed_objects", "objects", "same", b, rnd,
                                 int(info["lazyfreed_objects"]))
                     peak = repl.vm("VmHWM")
-                    res.add("flush", f"{tag}: peak RSS (VmHWM from the flush on)", "MB", "lower", b, rnd,
+                    res.add("flush", f"{tag}: peak RSS (VmHWM from the flush on)", "MB", "lower-info", b, rnd,
                             peak / 2**20)
                     res.add("flush", f"{tag}: RSS before flush", "MB", "lower-info", b, rnd, rss0 / 2**20)
                     if int(info["slave_expires_tracked_keys"]) != 0 or d is None:

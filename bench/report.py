@@ -70,9 +70,9 @@ def verdict(better, c, r):
         return None, "-"
     ratio = r / c
     if better == "lower":
-        return ratio, "ok" if ratio <= 1.0 else "SLOWER" if ratio > 1.0 else ""
+        return ratio, "ok" if ratio <= 1.0 else "MISSED"
     if better == "higher":
-        return ratio, "ok" if ratio >= 0.99 else "SLOWER"
+        return ratio, "ok" if ratio >= 0.99 else "MISSED"
     return ratio, "(info)"
 
 
@@ -99,11 +99,11 @@ def main():
         r = statistics.median(rs) if rs else None
         ratio, v = verdict(d["better"], c, r)
         target = {"lower": "<= 1.00", "higher": ">= 0.99", "same": "equal"}.get(d["better"], "")
-        mark = f"**{v}**" if v in ("SLOWER", "DIFFERENT") else v
+        mark = f"**{v}**" if v in ("MISSED", "DIFFERENT") else v
         lines.append(f"| {metric} | {d['unit']} | {fmt(c)} | {fmt(r)} | "
                      f"{'-' if ratio is None else f'{ratio:.3f}'} | {target} {mark} | {spread(cs)}/{spread(rs)} | "
                      f"{len(cs)}/{len(rs)} |")
-        if v in ("SLOWER", "DIFFERENT"):
+        if v in ("MISSED", "DIFFERENT"):
             regressions.append(f"{section} / {metric}: C {fmt(c)} {d['unit']}, Rust {fmt(r)} {d['unit']}"
                                + (f", Rust/C {ratio:.3f}" if ratio is not None else ""))
         if ratio is not None and d["better"] in ("lower", "higher"):

@@ -30,8 +30,19 @@ jobs=${JOBS:-2}
 say() { printf '\n\033[1;36m==> bench: %s\033[0m  (%s UTC)\n' "$*" "$(date -u +%H:%M:%S)"; }
 has() { case ",$sections," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
 
+# A tree being relinked (by anyone) has an empty or non-executable binary for a moment.
+wait_exec() {
+    local i
+    for i in $(seq 60); do
+        [ -x "$1" ] && [ -s "$1" ] && return 0
+        [ -e "$1" ] || return 1
+        [ "$i" = 1 ] && echo "bench: waiting for $1 (being relinked?)" >&2
+        sleep 5
+    done
+    return 1
+}
 for t in "$rs_tree" "$c_tree"; do
-    [ -x "$t/src/valkey-server" ] || { echo "bench: $t/src/valkey-server missing: run 'make valkey valkey-c' first" >&2; exit 1; }
+    wait_exec "$t/src/valkey-server" || { echo "bench: $t/src/valkey-server missing: run 'make valkey valkey-c' first" >&2; exit 1; }
 done
 command -v python3 >/dev/null || { echo "bench: python3 is needed" >&2; exit 1; }
 
@@ -65,13 +76,28 @@ if has gtest; then
     fi
 fi
 
+# Snapshot the binaries: every round must measure the same executables, even if someone
+# rebuilds a tree meanwhile (shared machines). bench.py only uses these copies.
+snap="$out/snap"
+rm -rf "$snap"
+for pair in "c:$c_tree" "rs:$rs_tree"; do
+    b=${pair%%:*} t=${pair#*:}
+    mkdir -p "$snap/$b/src/unit"
+    for f in src/valkey-server src/valkey-benchmark src/unit/valkey-unit-gtests; do
+        wait_exec "$t/$f" || continue
+        cp "$t/$f" "$snap/$b/$f"
+    done
+    "$snap/$b/src/valkey-server" --version >/dev/null || { echo "bench: $t/src/valkey-server does not run" >&2; exit 1; }
+done
+rs_git=$(git log -1 --format=%h -- src Cargo.toml Cargo.lock valkey-patch 2>/dev/null || echo '?')
+
 # Which lazyfree the Rust build contains: lazyfree.c's static counter only exists in the C one.
-if nm "$rs_tree/src/valkey-server" 2>/dev/null | grep -E ' lazyfree_objects(\.lto_priv\.[0-9]+)?$' >/dev/null; then
+if nm "$snap/rs/src/valkey-server" 2>/dev/null | grep -E ' lazyfree_objects(\.lto_priv\.[0-9]+)?$' >/dev/null; then
     lazyfree_impl="C (lazyfree.c is still linked into $rs_tree: the flush and lazyfree sections measure C lazyfree on both sides)"
 else
     lazyfree_impl="Rust (valkey-rs-core's lazyfree worker)"
 fi
-if nm "$rs_tree/src/valkey-server" 2>/dev/null | grep -E ' dict_can_resize(\.lto_priv\.[0-9]+)?$' >/dev/null; then
+if nm "$snap/rs/src/valkey-server" 2>/dev/null | grep -E ' dict_can_resize(\.lto_priv\.[0-9]+)?$' >/dev/null; then
     echo "bench: $rs_tree/src/valkey-server contains dict.c's statics: it is not a USE_RUST_CORE=yes build" >&2; exit 1
 fi
 
@@ -80,7 +106,7 @@ load_before=$(cut -d' ' -f1-3 /proc/loadavg)
     echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- src 2>/dev/null || echo ' (+ uncommitted src/ changes)')"
     echo "- machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GB", $2/1048576}' /proc/meminfo); load average before: $load_before"
     echo "- rounds: $rounds per build (dict microbenchmark: $((2 * rounds))); quick: $quick; sections: $sections"
-    echo "- Rust build: $rs_tree (USE_RUST_CORE=yes); C build: $c_tree; valkey-benchmark/valkey-cli: the C build's"
+    echo "- Rust build: $rs_tree (USE_RUST_CORE=yes; last change to the crate/patch: $rs_git); C build: $c_tree; valkey-benchmark: the C build's; binaries snapshotted to $snap at start"
     echo "- lazyfree in the Rust build: $lazyfree_impl"
 } >"$out/meta.md"
 cat "$out/meta.md"
@@ -90,7 +116,7 @@ case $load_before in
 esac
 
 say "measuring (sections: $sections)"
-args=(--out "$out" --rounds "$rounds" --sections "$sections" --c-tree "$c_tree" --rs-tree "$rs_tree")
+args=(--out "$out" --rounds "$rounds" --sections "$sections" --c-tree "$snap/c" --rs-tree "$snap/rs")
 [ "$quick" = 1 ] && args+=(--quick)
 python3 bench/bench.py "${args[@]}"
 
