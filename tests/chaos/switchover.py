@@ -272,7 +272,7 @@ def count_tracked(c):
     return int(c.info("stats").get("slave_expires_tracked_keys", "-1"))
 
 
-def one_round(binary, workdir, rnd, seconds, log):
+def one_round(binary, workdir, rnd, seconds, inject_loss):
     pa, pb = free_port(), free_port()
     while pb == pa:
         pb = free_port()
@@ -297,10 +297,13 @@ def one_round(binary, workdir, rnd, seconds, log):
 
         wr.pause()
         tracked_before = count_tracked(cb)
+        cb.cmd("CONFIG", "RESETSTAT")
         t0 = time.monotonic()
         assert cb.cmd("FLUSHALL", "ASYNC") == "OK"
         res["flushall_async_ms"] = round((time.monotonic() - t0) * 1000, 2)
         flush_done.set()
+        stats = cb.info("commandstats").get("cmdstat_flushall", "")
+        res["flushall_usec"] = int(stats.split("usec=")[1].split(",")[0]) if "usec=" in stats else -1
         res["tracked_before_flush"] = tracked_before
         res["tracked_after_flush"] = count_tracked(cb)
         acked_r_at_flush = len(wr.acked)
@@ -354,6 +357,11 @@ def one_round(binary, workdir, rnd, seconds, log):
 
         # No acknowledged post-flush write lost on the final primary (B).
         post = [a for w in writers for a in w.acked if a[2]]
+        if inject_loss:
+            # Self-check of the checker: delete acknowledged writes behind its back.
+            for k, _, _ in random.sample(post, inject_loss):
+                cb.cmd("DEL", k)
+            wait_for("A at B's replication offset", offsets_equal, 30)
         lost = 0
         wrong = 0
         for i in range(0, len(post), 500):
@@ -436,6 +444,9 @@ def main():
     ap.add_argument("--max-seconds", type=float, default=600, help="stop starting rounds after this")
     ap.add_argument("--report", help="append one JSON line per round to this file")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
+    ap.add_argument("--inject-loss", type=int, default=0, metavar="N",
+                    help="self-check: delete N acknowledged post-flush keys before checking; "
+                         "the run then passes only if exactly N losses are reported")
     args = ap.parse_args()
 
     binary = os.path.join(args.server_dir, "src", "valkey-server")
@@ -449,7 +460,7 @@ def main():
             if time.monotonic() - start > args.max_seconds:
                 print("switchover: --max-seconds reached, stopping after %d rounds" % (rnd - 1))
                 break
-            r = one_round(binary, workdir, rnd, args.seconds, None)
+            r = one_round(binary, workdir, rnd, args.seconds, args.inject_loss)
             r["server_dir"] = args.server_dir
             results.append(r)
             line = json.dumps({k: v for k, v in r.items() if not k.startswith("log_")})
@@ -464,6 +475,11 @@ def main():
     finally:
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
+    if args.inject_loss:
+        for r in results:
+            r["ok"] = r.get("lost_writes") == args.inject_loss
+        print("switchover: --inject-loss %d: checker %s" % (
+            args.inject_loss, "detected every injected loss" if all(r["ok"] for r in results) else "MISSED injected losses"))
     ok = sum(1 for r in results if r["ok"])
     lost = sum(r.get("lost_writes", 0) for r in results)
     acked = sum(r.get("acked_post_flush_writes", 0) for r in results)
