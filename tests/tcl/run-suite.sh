@@ -35,8 +35,9 @@ nolat_log="$tree/tests/tmp-nolatency.log"
 if [ -n "$nolat_units" ]; then
     sleep 5
     echo "run-suite: $nolat_units with --no-latency in the background (log: $nolat_log)"
-    # Its own port range, clear of the main run's (default base 21111, cluster bus +10000).
-    ./runtest "${nolat_args[@]}" --dont-pre-clean --dont-clean "$@" --baseport 41111 --portcount 4000 \
+    # Its own port range (and cluster bus range, +10000), clear of the main run's
+    # (default base 21111, 8000 ports).
+    ./runtest "${nolat_args[@]}" --dont-pre-clean --dont-clean "$@" --baseport 45111 --portcount 4000 \
         > "$nolat_log" 2>&1 &
     nolat_pid=$!
 fi
