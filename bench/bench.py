@@ -287,15 +287,31 @@ def sec_dict(cfg, res):
     n, s = (100000, 200000) if cfg.quick else (1000000, 2000000)
     rounds = cfg.dict_rounds
     log(f"dict: {n} entries, {s} small-dict ops, {rounds} rounds per build")
+    lto = os.path.join(cfg.out, "bin", "dict_bench_c_lto")
+    runs = [("dict", b) for b in BUILDS]
+    if os.path.exists(lto):
+        bins["c_lto"] = lto
+        runs.append(("dict-lto", "c_lto"))
     for rnd in range(rounds):
-        for b in round_order(rnd):
+        order = runs if rnd % 2 == 0 else runs[::-1]
+        for section, b in order:
             p = subprocess.run([bins[b], "-n", str(n), "-s", str(s)], capture_output=True, text=True, timeout=600)
             if p.returncode != 0:
                 raise RuntimeError(f"dict_bench_{b} failed:\n{p.stderr}")
             for line in p.stdout.splitlines():
                 phase, value, unit, _ops = line.split("\t")
-                res.add("dict", phase, unit, "lower", b, rnd, float(value))
+                if b == "c_lto":
+                    # Context: Rust vs the C dict inlined by LTO (as in valkey-server). No target.
+                    res.add("dict-lto", phase, unit, "lower-info", "c", rnd, float(value))
+                else:
+                    res.add("dict", phase, unit, "lower", b, rnd, float(value))
         log(f"dict: round {rnd + 1}/{rounds} done")
+    if os.path.exists(lto):
+        # The Rust side of dict-lto is the same samples as the dict section's Rust side.
+        for line in open(res.path):
+            f = line.rstrip("\n").split("\t")
+            if f[0] == "dict" and f[4] == "rs":
+                res.add("dict-lto", f[1], f[2], "lower-info", "rs", int(f[5]), float(f[6]))
 
 
 # ---------------------------------------------------------------- section: gtest

@@ -2,6 +2,7 @@
 # Build bench/dict_bench.c twice from ONE object compiled against Valkey's original dict.h:
 #   OUT/dict_bench_c   linked with the C build's dict.o
 #   OUT/dict_bench_rs  linked with target/release/libvalkey_rs_core.a instead
+#   OUT/dict_bench_c_lto  (context) the C dict link-time-optimised into the harness, as in valkey-server
 # Both get the same Valkey objects around the dict (zmalloc siphash mt19937-64 monotonic
 # util serverassert) and the same jemalloc, all from the plain C tree.  The C objects are
 # linked without -flto (the fat objects' regular code), so neither dict is inlined into
@@ -32,6 +33,18 @@ $CC -std=gnu11 -O2 -g -fno-omit-frame-pointer -Wall -Wextra -Wno-unused-paramete
     -c "$here/dict_bench.c" -o "$out/dict_bench.o"
 $CC -o "$out/dict_bench_c" "$out/dict_bench.o" "$src/dict.o" "${common[@]}" "${libs[@]}"
 $CC -o "$out/dict_bench_rs" "$out/dict_bench.o" "${common[@]}" "$rustlib" "${libs[@]}"
+
+# Context only: the C dict as valkey-server really gets it, compiled with -flto into its
+# callers (dict.o is a fat LTO object), so dictNext/dictGetKey/... can be inlined. The Rust
+# library can never be inlined into GCC-compiled C; this binary measures what that costs.
+if $CC -std=gnu11 -O3 -flto -fno-omit-frame-pointer -DUSE_JEMALLOC -I"$src" -I"$tree/deps/jemalloc/include" \
+        -c "$here/dict_bench.c" -o "$out/dict_bench_lto.o" 2>/dev/null &&
+    $CC -O3 -flto -o "$out/dict_bench_c_lto" "$out/dict_bench_lto.o" "$src/dict.o" "${common[@]}" "${libs[@]}" 2>/dev/null; then
+    :
+else
+    rm -f "$out/dict_bench_c_lto"
+    echo "build-dict-bench: no LTO build of the C variant (compiler without -flto); skipped" >&2
+fi
 
 # Sanity: the Rust binary must not contain dict.c's code, the C one must.
 if nm "$out/dict_bench_rs" | grep ' dict_can_resize$' >/dev/null; then

@@ -31,6 +31,9 @@
  *   small-find-miss  dictFind of absent keys across the same dicts
  *   small-iterate    safe iterator over a 16-entry dict, per dict
  *   small-add-del    dictAdd + dictDelete of a 16th key in a 15-entry dict, per pair
+ * And PUBLISH's pattern walk:
+ *   patterns-walk    dictGetIterator + dictNext/dictGetKey/dictGetVal over a 2000-entry
+ *                    string dict + dictReleaseIterator, per entry
  */
 #include <inttypes.h>
 #include <stdint.h>
@@ -434,6 +437,36 @@ static void bench_small(int strings, size_t ops) {
     keyset_free(&ks, strings, nkeys);
 }
 
+/* PUBLISH's walk over server.pubsub_patterns: a heap unsafe iterator over a dict of
+ * a few thousand string keys, reading key and value of every entry. */
+#define PATTERN_DICT_SIZE 2000
+
+static void bench_patterns(size_t ops) {
+    keyset ks;
+    const char *phase = "patterns-walk";
+    uint64_t t0;
+    keyset_init(&ks, 1, PATTERN_DICT_SIZE);
+    dict *d = dictCreate(ks.type);
+    for (size_t i = 0; i < PATTERN_DICT_SIZE; i++) dictAdd(d, ks.keys[i], (void *)(uintptr_t)i);
+    finish_rehash(d);
+    if (want(phase)) {
+        size_t rounds = ops / PATTERN_DICT_SIZE + 1;
+        uintptr_t acc = 0;
+        PHASE_START();
+        t0 = now_ns();
+        for (size_t r = 0; r < rounds; r++) {
+            dictIterator *it = dictGetIterator(d);
+            dictEntry *de;
+            while ((de = dictNext(it)) != NULL) acc += (uintptr_t)dictGetKey(de) ^ (uintptr_t)dictGetVal(de);
+            dictReleaseIterator(it);
+        }
+        report_ns(phase, phase_stop(phase, t0), rounds * PATTERN_DICT_SIZE);
+        sink = acc;
+    }
+    dictRelease(d);
+    keyset_free(&ks, 1, PATTERN_DICT_SIZE);
+}
+
 int main(int argc, char **argv) {
     size_t n = 1000000, small_ops = 2000000;
     int opt;
@@ -465,5 +498,6 @@ int main(int argc, char **argv) {
     bench_big(1, n);
     bench_small(0, small_ops);
     bench_small(1, small_ops);
+    bench_patterns(small_ops);
     return 0;
 }
