@@ -11,6 +11,7 @@
 #   BENCH_PORT=17400      first of the two loopback ports the servers use
 #   VALKEY_DIR / VALKEY_C_DIR   the two trees (default build/valkey, build/valkey-c)
 #   BENCH_NO_BUILD=1      measure the trees as they are (make bench then skips make valkey valkey-c)
+#   BENCH_PROFILE=0       skip the callgrind instruction counts of the dict phases (needs valgrind)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -47,7 +48,7 @@ done
 command -v python3 >/dev/null || { echo "bench: python3 is needed" >&2; exit 1; }
 
 mkdir -p "$out"
-rm -f "$out/raw.tsv" "$out/results.md" "$out/results.png"
+rm -rf "$out/raw.tsv" "$out/results.md" "$out/results.png" "$out/profile"
 
 say "Rust library (cargo build --release)"
 $cargo build --release --quiet
@@ -120,6 +121,10 @@ args=(--out "$out" --rounds "$rounds" --sections "$sections" --c-tree "$snap/c" 
 [ "$quick" = 1 ] && args+=(--quick)
 python3 bench/bench.py "${args[@]}"
 
+if has dict && [ "${BENCH_PROFILE:-1}" = 1 ] && command -v valgrind >/dev/null; then
+    say "dict instruction counts (callgrind; BENCH_PROFILE=0 skips)"
+    bench/profile.sh "$out/bin" "$out/profile" 100000 200000 >/dev/null
+fi
 echo "- load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$out/meta.md"
 say "results ($out/results.md)"
 python3 bench/report.py "$out"
