@@ -348,7 +348,7 @@ E2E_TESTS = "set,get,incr,lpush,sadd,hset,zadd"
 
 
 def sec_e2e(cfg, res):
-    n1, n16 = (20000, 100000) if cfg.quick else (100000, 1000000)
+    n1, n16 = (20000, 100000) if cfg.quick else (50000, 500000)
     log(f"e2e: valkey-benchmark -c 50 -r 100000, {n1} requests unpipelined, {n16} with -P 16, {cfg.rounds} rounds")
     for rnd in range(cfg.rounds):
         for b in round_order(rnd):
