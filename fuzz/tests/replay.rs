@@ -1,6 +1,7 @@
 //! The fuzz harnesses as ordinary tests (no libFuzzer, stable toolchain):
 //! every committed corpus file, then a fixed set of generated inputs.
 //! `cargo test --release` in fuzz/ (what `make test-fuzz-smoke` runs).
+//! Knobs: FUZZ_REPLAY_CASES, FUZZ_REPLAY_MAXLEN, FUZZ_REPLAY_CORPUS=0.
 
 use std::path::Path;
 use std::sync::Mutex;
@@ -34,21 +35,41 @@ fn generated(seed: u64, count: usize, max_len: usize) -> Vec<Vec<u8>> {
         .collect()
 }
 
-fn cases() -> usize {
-    std::env::var("FUZZ_REPLAY_CASES")
+fn env_num(name: &str, default: usize) -> usize {
+    std::env::var(name)
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(300)
+        .unwrap_or(default)
+}
+
+/// Generated inputs per test (FUZZ_REPLAY_CASES, default 300).
+fn cases() -> usize {
+    env_num("FUZZ_REPLAY_CASES", 300)
+}
+
+/// Longest generated input (FUZZ_REPLAY_MAXLEN; default 4096 for the dict).
+fn max_len(default: usize) -> usize {
+    env_num("FUZZ_REPLAY_MAXLEN", default).max(1)
+}
+
+/// FUZZ_REPLAY_CORPUS=0 skips the committed corpus (e.g. under Miri, where
+/// long inputs take minutes each).
+fn with_corpus() -> bool {
+    env_num("FUZZ_REPLAY_CORPUS", 1) != 0
 }
 
 #[test]
 fn dict_model_corpus_and_generated() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let inputs = corpus("dict_model");
+    let inputs = if with_corpus() {
+        corpus("dict_model")
+    } else {
+        Vec::new()
+    };
     for input in &inputs {
         vkrs_fuzz::dict_model::run(input);
     }
-    for input in generated(0xD1C7, cases(), 4096) {
+    for input in generated(0xD1C7, cases(), max_len(4096)) {
         vkrs_fuzz::dict_model::run(&input);
     }
     eprintln!(
@@ -61,11 +82,15 @@ fn dict_model_corpus_and_generated() {
 #[test]
 fn lazyfree_queue_corpus_and_generated() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let inputs = corpus("lazyfree_queue");
+    let inputs = if with_corpus() {
+        corpus("lazyfree_queue")
+    } else {
+        Vec::new()
+    };
     for input in &inputs {
         vkrs_fuzz::lazyfree_model::run(input);
     }
-    for input in generated(0x1A2F, cases() / 3, 1024) {
+    for input in generated(0x1A2F, cases() / 3, max_len(1024)) {
         vkrs_fuzz::lazyfree_model::run(&input);
     }
     eprintln!(
