@@ -2,7 +2,8 @@
 //! `src/ffi/host.rs`): allocator on libc malloc with a live-allocation
 //! counter, `_serverAssert` that aborts (an assertion is a finding: the
 //! harnesses only make valid calls), a resettable PRNG, a monotonic clock.
-//! `random()`/`rand()` come from libc itself.
+//! `random()`/`rand()` come from libc itself, except under Miri (which has no
+//! shim for them): there they are defined here.
 
 use core::ffi::{c_char, c_int, c_void, CStr};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -114,3 +115,17 @@ extern "C" fn monotonic() -> u64 {
 
 #[no_mangle]
 pub static getMonotonicUs: Option<unsafe extern "C" fn() -> u64> = Some(monotonic);
+
+/// Miri implements malloc/calloc/free but not libc's `random`/`rand`, which
+/// the dict's sampling calls; a symbol exported by a crate takes precedence.
+#[cfg(miri)]
+#[no_mangle]
+pub extern "C" fn random() -> core::ffi::c_long {
+    (genrand64_int64() >> 33) as core::ffi::c_long
+}
+
+#[cfg(miri)]
+#[no_mangle]
+pub extern "C" fn rand() -> c_int {
+    (genrand64_int64() >> 33) as c_int
+}

@@ -42,20 +42,22 @@ fn env_num(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-/// Generated inputs per test (FUZZ_REPLAY_CASES, default 300).
+/// Generated inputs per test (FUZZ_REPLAY_CASES, default 300; 4 under Miri).
 fn cases() -> usize {
-    env_num("FUZZ_REPLAY_CASES", 300)
+    env_num("FUZZ_REPLAY_CASES", if cfg!(miri) { 4 } else { 300 })
 }
 
 /// Longest generated input (FUZZ_REPLAY_MAXLEN; default 4096 for the dict).
 fn max_len(default: usize) -> usize {
-    env_num("FUZZ_REPLAY_MAXLEN", default).max(1)
+    env_num("FUZZ_REPLAY_MAXLEN", if cfg!(miri) { 400 } else { default }).max(1)
 }
 
-/// FUZZ_REPLAY_CORPUS=0 skips the committed corpus (e.g. under Miri, where
-/// long inputs take minutes each).
+/// FUZZ_REPLAY_CORPUS=0 skips the committed corpus. Under Miri (no file
+/// system access in isolation, and long inputs take minutes each) it is off
+/// and the sizes are small; MIRIFLAGS=-Zmiri-env-forward=FUZZ_REPLAY_CASES
+/// etc. pass the knobs through.
 fn with_corpus() -> bool {
-    env_num("FUZZ_REPLAY_CORPUS", 1) != 0
+    env_num("FUZZ_REPLAY_CORPUS", if cfg!(miri) { 0 } else { 1 }) != 0
 }
 
 #[test]
