@@ -40,7 +40,9 @@ test-fuzz-smoke:
 	            -max_total_time=$(FUZZ_SMOKE_SECONDS) -max_len=$$( [ $$t = dict_model ] && echo 4096 || echo 1024) \
 	            -print_final_stats=1 2>&1 | grep -E '^(Done|stat::number_of_executed_units)|ERROR|panicked|SUMMARY') || exit 1; \
 	    done; \
-	else echo "test-fuzz-smoke: cargo-fuzz or nightly not installed: corpus replay and generated inputs only (cargo install cargo-fuzz for libFuzzer runs)"; fi
+	elif [ "$(FUZZ_SMOKE_SECONDS)" -gt 0 ]; then \
+	    echo "test-fuzz-smoke: cargo-fuzz or nightly not installed: corpus replay and generated inputs only (cargo install cargo-fuzz for libFuzzer runs)"; \
+	else echo "test-fuzz-smoke: FUZZ_SMOKE_SECONDS=0: corpus replay and generated inputs only"; fi
 
 fuzz:
 	@mkdir -p fuzz/target/logs
