@@ -1,0 +1,62 @@
+#!/usr/bin/env python3
+"""FLUSHALL ASYNC main-thread cost on a writable replica, repeated.
+
+Starts a primary and a writable replica (loopback), then N times: writes K keys
+with a TTL directly on the replica (tracked in replicaKeysWithExpire), waits for
+lazyfree to be idle, CONFIG RESETSTAT, FLUSHALL ASYNC, reads the command's usec
+from INFO commandstats. Prints the distribution. Bounded: N rounds, every wait
+with a timeout.
+
+Usage: flush_probe.py [--server-dir build/valkey] [--rounds 20] [--keys 50000]
+"""
+import argparse
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from switchover import Conn, Server, free_port, wait_for  # noqa: E402
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--server-dir", default="build/valkey")
+    ap.add_argument("--rounds", type=int, default=20)
+    ap.add_argument("--keys", type=int, default=50000)
+    args = ap.parse_args()
+    binary = os.path.join(args.server_dir, "src", "valkey-server")
+    work = tempfile.mkdtemp(prefix="vkrs-flush-")
+    pa = free_port()
+    pb = free_port()
+    A, B = Server(binary, work, "A", pa), Server(binary, work, "B", pb)
+    usecs = []
+    try:
+        A.start()
+        B.start(replicaof=pa)
+        cb = Conn(pb)
+        wait_for("replica link", lambda: cb.info("replication").get("master_link_status") == "up", 30)
+        cb.cmd("CONFIG", "SET", "replica-read-only", "no")
+        for r in range(args.rounds):
+            for i in range(0, args.keys, 1000):
+                cb.pipeline([("SET", "k%d:%d" % (r, j), "v", "EX", 3600) for j in range(i, min(i + 1000, args.keys))])
+            wait_for("lazyfree idle", lambda: cb.info("memory").get("lazyfree_pending_objects") == "0", 30)
+            time.sleep(0.2)
+            cb.cmd("CONFIG", "RESETSTAT")
+            cb.cmd("FLUSHALL", "ASYNC")
+            st = cb.info("commandstats")["cmdstat_flushall"]
+            usecs.append(int(st.split("usec=")[1].split(",")[0]))
+        cb.close()
+    finally:
+        A.stop()
+        B.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    s = sorted(usecs)
+    print("%s: FLUSHALL ASYNC usec over %d rounds (%d TTL keys tracked each): min %d median %d max %d; in order: %s"
+          % (args.server_dir, len(s), args.keys, s[0], statistics.median(s), s[-1], usecs))
+
+
+if __name__ == "__main__":
+    main()
