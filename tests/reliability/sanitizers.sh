@@ -56,8 +56,9 @@ run_units() {
     [ -f "$SKIPFILE" ] && skip=(--skipfile "$SKIPFILE")
     echo "==> [$name] ./runtest --clients $TCL_CLIENTS $* ${args[*]}"
     (cd "$tree" && ./runtest --clients "$TCL_CLIENTS" --dont-clean --timeout 2400 "${skip[@]}" "$@" "${args[@]}") \
-        2>&1 | tee "$REL_DIR/$name-runtest.log" | grep -E '^\[(ok|err|exception|skip|ignore)\]|\[ok\]|\[err\]|All tests passed|failed|Sanitizer|exception' \
-        | grep -vE '^\[ok\]' | tail -60
+        2>&1 | sed -u 's/\x1b\[[0-9;]*m//g' | tee "$REL_DIR/$name-runtest.log" \
+        | grep -E '^\[(err|exception|skip|ignore)\]|All tests passed|failed|Sanitizer|done\]: |\[TIMEOUT\]' \
+        | tail -60
     return "${PIPESTATUS[0]}"
 }
 
