@@ -658,6 +658,8 @@ impl Harness {
                     assert!(!self.is_rehashing() || self.policy == DICT_RESIZE_AVOID);
                 }
             }
+            // Miri cannot read the extern static getMonotonicUs the clock goes through.
+            13 if cfg!(miri) => {}
             13 => {
                 let r = dictRehashMicroseconds(self.d, u64::from(b.u8() % 3));
                 if self.held_pause > 0 {
