@@ -170,7 +170,9 @@ struct Harness {
     held_pause: i16,
     held_auto: i16,
     policy: u32,
-    _ty: Box<dictType>,
+    /// The dictType, owned through a raw pointer (Box::into_raw) so that the
+    /// pointer the dict keeps stays valid until `finish` frees it.
+    ty: *mut dictType,
 }
 
 /// State shared with the scan callback through `privdata`.
@@ -254,7 +256,8 @@ impl Harness {
                 dictMetadataBytes: Some(metadata_bytes),
             },
         });
-        let d = dictCreate(&*ty as *const dictType as *mut dictType);
+        let ty = Box::into_raw(ty);
+        let d = dictCreate(ty);
         assert!(!d.is_null());
         if mode == Mode::Boxed {
             let meta = core::ptr::addr_of!((*d).metadata) as *const u8;
@@ -270,7 +273,7 @@ impl Harness {
             held_pause: 0,
             held_auto: 0,
             policy: DICT_RESIZE_ENABLE,
-            _ty: ty,
+            ty,
         }
     }
 
@@ -971,6 +974,7 @@ impl Harness {
         }
         self.check();
         dictRelease(self.d);
+        drop(Box::from_raw(self.ty));
         assert_eq!(live_allocations(), 0, "allocations left after dictRelease");
         assert_eq!(
             STARTED.load(Ordering::Relaxed),
