@@ -25,6 +25,8 @@ CARGO=${CARGO:-cargo}
 REL_DIR=${REL_DIR:-build/reliability}
 TCL_CLIENTS=${TCL_CLIENTS:-2}
 MAX_LOAD=${MAX_LOAD:-3}
+# A base port of our own: other runtest runs on the machine use the default 21111.
+BASEPORT=${BASEPORT:-$((30000 + (RANDOM % 100) * 200))}
 DEFAULT_SAN_UNITS="unit/lazyfree unit/expire unit/pubsub unit/pubsubshard unit/scripting unit/functions
  unit/latency-monitor unit/maxmemory unit/multi unit/keyspace integration/replication-4"
 DEFAULT_VALGRIND_UNITS="unit/lazyfree unit/expire integration/replication-3 integration/replication-4"
@@ -54,8 +56,8 @@ run_units() {
     done
     local skip=()
     [ -f "$SKIPFILE" ] && skip=(--skipfile "$SKIPFILE")
-    echo "==> [$name] ./runtest --clients $TCL_CLIENTS $* ${args[*]}"
-    (cd "$tree" && ./runtest --clients "$TCL_CLIENTS" --dont-clean --timeout 2400 "${skip[@]}" "$@" "${args[@]}") \
+    echo "==> [$name] ./runtest --clients $TCL_CLIENTS --baseport $BASEPORT $* ${args[*]}"
+    (cd "$tree" && ./runtest --clients "$TCL_CLIENTS" --baseport "$BASEPORT" --dont-clean --timeout 2400 "${skip[@]}" "$@" "${args[@]}") \
         2>&1 | sed -u 's/\x1b\[[0-9;]*m//g' | tee "$REL_DIR/$name-runtest.log" \
         | grep -E '^\[(err|exception|skip|ignore)\]|All tests passed|failed|Sanitizer|done\]: |\[TIMEOUT\]' \
         | tail -60
