@@ -197,6 +197,7 @@ unsafe fn rehash_step(d: *mut dict) {
     }
 }
 
+#[inline(always)]
 unsafe fn shrink_if_auto_resize_allowed(d: *mut dict) {
     if (*d).pauseAutoResize > 0 {
         return;
@@ -204,6 +205,7 @@ unsafe fn shrink_if_auto_resize_allowed(d: *mut dict) {
     shrink_if_needed(d);
 }
 
+#[inline(always)]
 unsafe fn expand_if_auto_resize_allowed(d: *mut dict) {
     if (*d).pauseAutoResize > 0 {
         return;
@@ -442,6 +444,7 @@ pub unsafe fn rehash_microseconds(d: *mut dict, us: u64) -> c_int {
 }
 
 /// Rehashes the one table-0 bucket a lookup is about to touch.
+#[inline]
 unsafe fn bucket_rehash(d: *mut dict, idx: u64) -> bool {
     if (*d).pauserehash != 0 {
         return false;
@@ -472,27 +475,49 @@ unsafe fn rehash_for_lookup(d: *mut dict, idx: u64) {
 // ---------------------------------------------------------------------------
 // Keyed operations.
 
+/// Walks one bucket chain for `key`.
+#[inline(always)]
+unsafe fn chain_find(d: *mut dict, mut he: *mut dictEntry, key: *const c_void) -> *mut dictEntry {
+    while !he.is_null() {
+        if keys_equal(d, key, (*he).key) {
+            return he;
+        }
+        he = (*he).next;
+    }
+    null_mut()
+}
+
 /// `dictFind`.
+#[inline(always)]
 pub unsafe fn find(d: *mut dict, key: *const c_void) -> *mut dictEntry {
     if size(d) == 0 {
         return null_mut();
     }
     let h = hash_key(d, key);
-    let mut idx = h & ht_mask((*d).ht_size_exp[0]);
-    if is_rehashing(d) {
-        rehash_for_lookup(d, idx);
+    if !is_rehashing(d) {
+        // Common case: one table, no rehash work.
+        return chain_find(d, *bucket_at(d, 0, h & ht_mask((*d).ht_size_exp[0])), key);
     }
+    find_rehashing(d, key, h)
+}
+
+#[inline(never)]
+unsafe fn find_rehashing(d: *mut dict, key: *const c_void, h: u64) -> *mut dictEntry {
+    let idx = h & ht_mask((*d).ht_size_exp[0]);
+    rehash_for_lookup(d, idx);
     for table in 0..2 {
+        // Table-0 buckets below rehashidx are empty (compared with the
+        // index computed before the rehash step, as dict.c does).
         if table == 0 && (idx as c_long) < (*d).rehashidx {
             continue;
         }
-        idx = h & ht_mask((*d).ht_size_exp[table]);
-        let mut he = *bucket_at(d, table, idx);
-        while !he.is_null() {
-            if keys_equal(d, key, (*he).key) {
-                return he;
-            }
-            he = (*he).next;
+        let he = chain_find(
+            d,
+            *bucket_at(d, table, h & ht_mask((*d).ht_size_exp[table])),
+            key,
+        );
+        if !he.is_null() {
+            return he;
         }
         if !is_rehashing(d) {
             return null_mut();
@@ -503,6 +528,7 @@ pub unsafe fn find(d: *mut dict, key: *const c_void) -> *mut dictEntry {
 
 /// `dictFindPositionForInsert`: NULL (and `*existing`) when the key exists,
 /// otherwise the bucket where `dictInsertAtPosition` will link the entry.
+#[inline(always)]
 pub unsafe fn find_position_for_insert(
     d: *mut dict,
     key: *const c_void,
@@ -522,15 +548,12 @@ pub unsafe fn find_position_for_insert(
             continue;
         }
         idx = hash & ht_mask((*d).ht_size_exp[table]);
-        let mut he = *bucket_at(d, table, idx);
-        while !he.is_null() {
-            if keys_equal(d, key, (*he).key) {
-                if !existing.is_null() {
-                    *existing = he;
-                }
-                return null_mut();
+        let he = chain_find(d, *bucket_at(d, table, idx), key);
+        if !he.is_null() {
+            if !existing.is_null() {
+                *existing = he;
             }
-            he = (*he).next;
+            return null_mut();
         }
         if !is_rehashing(d) {
             break;
@@ -542,6 +565,7 @@ pub unsafe fn find_position_for_insert(
 }
 
 /// `dictInsertAtPosition`: links a new entry at the head of `position`.
+#[inline]
 pub unsafe fn insert_at_position(
     d: *mut dict,
     key: *mut c_void,
@@ -562,6 +586,7 @@ pub unsafe fn insert_at_position(
 }
 
 /// `dictAddRaw`.
+#[inline]
 pub unsafe fn add_raw(
     d: *mut dict,
     key: *mut c_void,
@@ -579,6 +604,7 @@ pub unsafe fn add_raw(
 }
 
 /// `dictAdd`.
+#[inline]
 pub unsafe fn add(d: *mut dict, key: *mut c_void, val: *mut c_void) -> c_int {
     let entry = add_raw(d, key, null_mut());
     if entry.is_null() {
@@ -617,6 +643,7 @@ pub unsafe fn add_or_find(d: *mut dict, key: *mut c_void) -> *mut dictEntry {
 }
 
 /// dict.c's `dictGenericDelete`: unlinks the entry and frees it unless `nofree`.
+#[inline]
 unsafe fn generic_delete(d: *mut dict, key: *const c_void, nofree: bool) -> *mut dictEntry {
     if size(d) == 0 {
         return null_mut();
@@ -667,6 +694,7 @@ pub unsafe fn unlink(d: *mut dict, key: *const c_void) -> *mut dictEntry {
 }
 
 /// `dictFreeUnlinkedEntry`: NULL-safe.
+#[inline]
 pub unsafe fn free_unlinked_entry(d: *mut dict, he: *mut dictEntry) {
     if he.is_null() {
         return;
@@ -742,6 +770,7 @@ unsafe fn type_resize_allowed(d: *mut dict, size: u64) -> bool {
 }
 
 /// `dictExpandIfNeeded`: DICT_OK when expanded or already rehashing.
+#[inline]
 pub unsafe fn expand_if_needed(d: *mut dict) -> c_int {
     if is_rehashing(d) {
         return DICT_OK;
@@ -765,6 +794,7 @@ pub unsafe fn expand_if_needed(d: *mut dict) -> c_int {
 }
 
 /// `dictShrinkIfNeeded`: DICT_OK when shrunk, rehashing, or at minimum size.
+#[inline]
 pub unsafe fn shrink_if_needed(d: *mut dict) -> c_int {
     if is_rehashing(d) {
         return DICT_OK;
@@ -850,41 +880,74 @@ pub unsafe fn reset_iterator(iter: *mut dictIterator) {
 
 /// `dictNext`: the next entry or NULL. The caller may delete the entry just
 /// returned: its successor was saved beforehand.
+#[inline(always)]
 pub unsafe fn next(iter: *mut dictIterator) -> *mut dictEntry {
     let it = &mut *iter;
-    loop {
-        if it.entry.is_null() {
-            let d = it.d;
-            if it.index == -1 && it.table == 0 {
-                if it.safe != 0 {
-                    (*d).pauserehash += 1;
-                } else {
-                    it.fingerprint = fingerprint(d);
-                }
-                // Buckets below rehashidx in table 0 are already empty.
-                if is_rehashing(d) {
-                    it.index = (*d).rehashidx - 1;
-                }
-            }
-            it.index += 1;
-            if it.index >= ht_size((*d).ht_size_exp[it.table as usize]) as c_long {
-                if is_rehashing(d) && it.table == 0 {
-                    it.table += 1;
-                    it.index = 0;
-                } else {
-                    break;
-                }
-            }
-            it.entry = *bucket_at(d, it.table as usize, it.index as u64);
-        } else {
-            it.entry = it.nextEntry;
+    if !it.entry.is_null() {
+        // Common case: the rest of the current chain.
+        let e = it.nextEntry;
+        if !e.is_null() {
+            it.entry = e;
+            it.nextEntry = (*e).next;
+            return e;
         }
-        if !it.entry.is_null() {
-            it.nextEntry = (*it.entry).next;
-            return it.entry;
-        }
+    } else if it.index == -1 && it.table == 0 {
+        start_iteration(it);
     }
-    null_mut()
+    next_bucket(it)
+}
+
+/// First `dictNext` call: pause rehashing (safe) or take the fingerprint
+/// (unsafe), and skip the already-migrated buckets of table 0.
+#[cold]
+unsafe fn start_iteration(it: &mut dictIterator) {
+    let d = it.d;
+    if it.safe != 0 {
+        (*d).pauserehash += 1;
+    } else {
+        it.fingerprint = fingerprint(d);
+    }
+    if is_rehashing(d) {
+        it.index = (*d).rehashidx - 1;
+    }
+}
+
+/// Walks to the next non-empty bucket (table 0, then table 1 while
+/// rehashing), with the cursor in locals and stored back once.
+unsafe fn next_bucket(it: &mut dictIterator) -> *mut dictEntry {
+    let d = it.d;
+    let mut table = it.table as usize;
+    let mut index = it.index;
+    let mut exp = if table == 0 {
+        (*d).ht_size_exp[0]
+    } else {
+        (*d).ht_size_exp[1]
+    };
+    let mut buckets = (*d).ht_table[table];
+    let e = loop {
+        index += 1;
+        if index >= ht_size(exp) as c_long {
+            if table == 0 && is_rehashing(d) {
+                table = 1;
+                index = 0;
+                exp = (*d).ht_size_exp[1];
+                buckets = (*d).ht_table[1];
+            } else {
+                break null_mut();
+            }
+        }
+        let e = *buckets.add(index as usize);
+        if !e.is_null() {
+            break e;
+        }
+    };
+    it.table = table as c_int;
+    it.index = index;
+    it.entry = e;
+    if !e.is_null() {
+        it.nextEntry = (*e).next;
+    }
+    e
 }
 
 // ---------------------------------------------------------------------------
