@@ -565,7 +565,7 @@ pub unsafe fn find_position_for_insert(
 }
 
 /// `dictInsertAtPosition`: links a new entry at the head of `position`.
-#[inline]
+#[inline(always)]
 pub unsafe fn insert_at_position(
     d: *mut dict,
     key: *mut c_void,
@@ -586,7 +586,7 @@ pub unsafe fn insert_at_position(
 }
 
 /// `dictAddRaw`.
-#[inline]
+#[inline(always)]
 pub unsafe fn add_raw(
     d: *mut dict,
     key: *mut c_void,
@@ -604,7 +604,7 @@ pub unsafe fn add_raw(
 }
 
 /// `dictAdd`.
-#[inline]
+#[inline(always)]
 pub unsafe fn add(d: *mut dict, key: *mut c_void, val: *mut c_void) -> c_int {
     let entry = add_raw(d, key, null_mut());
     if entry.is_null() {
@@ -643,7 +643,7 @@ pub unsafe fn add_or_find(d: *mut dict, key: *mut c_void) -> *mut dictEntry {
 }
 
 /// dict.c's `dictGenericDelete`: unlinks the entry and frees it unless `nofree`.
-#[inline]
+#[inline(always)]
 unsafe fn generic_delete(d: *mut dict, key: *const c_void, nofree: bool) -> *mut dictEntry {
     if size(d) == 0 {
         return null_mut();
