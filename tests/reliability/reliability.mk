@@ -19,6 +19,10 @@ FUZZ_TARGETS ?= dict_model lazyfree_queue
 FUZZ_SMOKE_SECONDS ?= 30
 FUZZ_SECONDS ?= 1800
 MIRI_FILTER ?= dict::
+# Skipped under Miri until the dict's tests shrink under cfg(miri) / get Miri stand-ins
+# for libc random/rand (tests/reliability/proposed-miri-dict.patch): hours of
+# interpretation, or an unsupported foreign call. MIRI_SKIP= runs everything.
+MIRI_SKIP ?= --skip random_operations --skip scan_reports_every_stable_element --skip sampling_returns_members
 CHAOS_SERVER_DIR ?= $(VALKEY_DIR)
 CHAOS_ROUNDS ?= 3
 CHAOS_SECONDS ?= 3
@@ -58,8 +62,8 @@ fuzz:
 
 test-miri:
 	@if $(CARGO) +nightly miri --version >/dev/null 2>&1; then \
-	    echo "==> cargo +nightly miri test --lib $(MIRI_FILTER)"; \
-	    CARGO_TARGET_DIR=$(CURDIR)/target/miri $(CARGO) +nightly miri test --lib $(MIRI_FILTER); \
+	    echo "==> cargo +nightly miri test --lib $(MIRI_FILTER) -- $(MIRI_SKIP)"; \
+	    CARGO_TARGET_DIR=$(CURDIR)/target/miri $(CARGO) +nightly miri test --lib $(MIRI_FILTER) -- $(MIRI_SKIP); \
 	else echo "test-miri: SKIPPED: no miri component on the nightly toolchain (rustup +nightly component add miri rust-src)"; fi
 
 chaos:
