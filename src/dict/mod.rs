@@ -224,7 +224,7 @@ pub unsafe fn create(type_: *mut dictType) -> *mut dict {
     };
     let d = host::valkey_malloc(size_of::<dict>() + metasize).cast::<dict>();
     if metasize > 0 {
-        ptr::write_bytes((*d).metadata.as_mut_ptr().cast::<u8>(), 0, metasize);
+        ptr::write_bytes(ptr::addr_of_mut!((*d).metadata).cast::<u8>(), 0, metasize);
     }
     reset_table(d, 0);
     reset_table(d, 1);

@@ -147,4 +147,17 @@ mod test_host {
     }
     #[no_mangle]
     static getMonotonicUs: Option<unsafe extern "C" fn() -> u64> = Some(monotonic);
+
+    // Miri has shims for malloc/calloc/free but not for libc's random/rand;
+    // a symbol exported by a crate takes precedence over its shims.
+    #[cfg(miri)]
+    #[no_mangle]
+    extern "C" fn random() -> core::ffi::c_long {
+        (genrand64_int64() >> 33) as core::ffi::c_long
+    }
+    #[cfg(miri)]
+    #[no_mangle]
+    extern "C" fn rand() -> c_int {
+        (genrand64_int64() >> 33) as c_int
+    }
 }
