@@ -78,14 +78,17 @@ if [ "$MODE" = sanitizer ]; then
         if [ -n "${RUST_ASAN:-}" ] && [ "$san" = address ]; then
             # Nightly rustc instruments the library; gcc's libasan (linked by
             # Valkey's -fsanitize=address) provides the runtime.
+            # The flag must reach the library only, not build scripts and
+            # proc-macros (host artifacts): nightly cargo's target-applies-to-host.
             extra=(CARGO="$CARGO +nightly")
-            export RUSTFLAGS="-Zsanitizer=address"
+            export CARGO_UNSTABLE_TARGET_APPLIES_TO_HOST=true CARGO_TARGET_APPLIES_TO_HOST=false
+            export CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS="-Zsanitizer=address"
         fi
         echo "==> building $tree with SANITIZER=$san USE_RUST_CORE=yes ${extra[*]}"
         make -C "$tree" -j"$JOBS" SANITIZER="$san" USE_RUST_CORE=yes RUST_CORE_DIR="$ROOT" \
             CARGO_TARGET_DIR="$ROOT/target/valkey-$short" "${extra[@]}" >"$REL_DIR/$short-build.log" 2>&1 \
             || { tail -30 "$REL_DIR/$short-build.log"; echo "sanitizers.sh: build of $tree failed" >&2; exit 1; }
-        unset RUSTFLAGS
+        unset CARGO_UNSTABLE_TARGET_APPLIES_TO_HOST CARGO_TARGET_APPLIES_TO_HOST CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS
         run_units "$tree" "$short" "$SAN_UNITS"
         rc=$?
         reports=$(grep -rlE 'ERROR: (Address|Leak|Thread)Sanitizer|runtime error:|SUMMARY: [A-Za-z]+Sanitizer' \
