@@ -538,12 +538,6 @@ void vkrs_lazyfree_worker_start(void);
 unsigned long vkrs_lazyfree_worker_pending_jobs(void);
 
 /**
- * Stops the worker at shutdown: the jobs already queued run, then the
- * thread exits and is joined. Later jobs run synchronously. Idempotent.
- */
-void vkrs_lazyfree_worker_stop(void);
-
-/**
  * `bioKillThreads()` for the lazyfree worker: cancels and joins it, like
  * bio.c does for its threads, so the crash report's memory test runs with
  * nobody freeing memory behind it. Does nothing on the worker itself.

@@ -245,22 +245,11 @@ pub extern "C" fn vkrs_lazyfree_worker_pending_jobs() -> c_ulong {
     QUEUE.pending_jobs() as c_ulong
 }
 
-/// Stops the worker at shutdown: the jobs already queued run, then the
-/// thread exits and is joined. Later jobs run synchronously. Idempotent.
-#[no_mangle]
-pub extern "C" fn vkrs_lazyfree_worker_stop() {
-    if !QUEUE.request_stop() || !WORKER_JOINABLE.swap(false, Ordering::AcqRel) {
-        return;
-    }
-    let tid = WORKER_TID.load(Ordering::Acquire);
-    // SAFETY: tid is our live, joinable worker (WORKER_JOINABLE was set and
-    // is now cleared, so no one else joins or cancels it).
-    unsafe {
-        if server::pthread_equal(tid, server::pthread_self()) == 0 {
-            server::pthread_join(tid, core::ptr::null_mut());
-        }
-    }
-}
+// There is deliberately no shutdown stop. Like bio's lazyfree thread, the
+// worker is left running when the server exits: joining it from
+// finishShutdown deadlocked when a queued job (lazyFreeFunctionsCtx) waited
+// for the module GIL the main thread holds there, and upstream abandons the
+// pending frees at exit too.
 
 /// `bioKillThreads()` for the lazyfree worker: cancels and joins it, like
 /// bio.c does for its threads, so the crash report's memory test runs with
