@@ -4,7 +4,7 @@
 #   make test    every check: cargo fmt/clippy/test, header drift, C ABI tests, Valkey gtests, full Tcl suite
 #   make valkey  build/valkey   = pristine Valkey 9.1.2 + valkey-patch/valkey-9.1.2.patch, built with USE_RUST_CORE=yes
 #   make valkey-c build/valkey-c = the same source, built without the flag (plain C, as upstream)
-#   make bench   arrives with issue 5
+#   make bench   Rust build vs C build side by side (bench/README.md)
 #
 # Knobs: JOBS (make -j for Valkey, default 2), TCL_CLIENTS (runtest --clients, default 4),
 # TCL_ARGS (extra runtest arguments), VALKEY_SRC (use your own pristine 9.1.2 tree), V=1 (verbose).
