@@ -20,7 +20,7 @@ FUZZ_SMOKE_SECONDS ?= 30
 FUZZ_SECONDS ?= 1800
 MIRI_FILTER ?= dict::
 # Skipped under Miri until the dict's tests shrink under cfg(miri) / get Miri stand-ins
-# for libc random/rand (tests/reliability/proposed-miri-dict.patch): hours of
+# for libc random/rand (now applied in src/dict/tests.rs and src/ffi/host.rs): hours of
 # interpretation, or an unsupported foreign call. MIRI_SKIP= runs everything.
 MIRI_SKIP ?= --skip random_operations --skip scan_reports_every_stable_element --skip sampling_returns_members
 CHAOS_SERVER_DIR ?= $(VALKEY_DIR)
