@@ -75,19 +75,23 @@ bench:
 # ---------------------------------------------------------------- tests
 
 test:
-	$(call stage,1/7,cargo fmt --check)
+	$(call stage,1/9,cargo fmt --check)
 	@$(MAKE) --no-print-directory test-fmt
-	$(call stage,2/7,cargo clippy --all-targets -- -D warnings)
+	$(call stage,2/9,cargo clippy --all-targets -- -D warnings)
 	@$(MAKE) --no-print-directory test-clippy
-	$(call stage,3/7,cargo test)
+	$(call stage,3/9,cargo test)
 	@$(MAKE) --no-print-directory test-cargo
-	$(call stage,4/7,generated header drift (include/valkey_rs_core.h))
+	$(call stage,4/9,generated header drift (include/valkey_rs_core.h))
 	@$(MAKE) --no-print-directory test-header
-	$(call stage,5/7,C ABI and differential tests (tests/c/run.sh))
+	$(call stage,5/9,C ABI and differential tests (tests/c/run.sh))
 	@$(MAKE) --no-print-directory test-c
-	$(call stage,6/7,Valkey gtest unit tests built with USE_RUST_CORE=yes)
+	$(call stage,6/9,fuzz corpus replay against the model (fuzz/, cargo test))
+	@$(MAKE) --no-print-directory test-fuzz-smoke FUZZ_SMOKE_SECONDS=0
+	$(call stage,7/9,Valkey gtest unit tests built with USE_RUST_CORE=yes)
 	@$(MAKE) --no-print-directory test-gtest
-	$(call stage,7/7,upstream Tcl suite on $(VALKEY_DIR) (runtest --clients $(TCL_CLIENTS)))
+	$(call stage,8/9,shutdown with lazyfree work queued (tests/reliability/shutdown_lazyfree.py))
+	@$(MAKE) --no-print-directory test-shutdown
+	$(call stage,9/9,upstream Tcl suite on $(VALKEY_DIR) (runtest --clients $(TCL_CLIENTS)))
 	@$(MAKE) --no-print-directory test-tcl
 	@printf '\n\033[1;32m==> make test: all stages passed\033[0m  (%s UTC)\n' "$$(date -u +%H:%M:%S)"
 
