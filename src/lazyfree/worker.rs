@@ -8,10 +8,13 @@
 //!   has run".
 //! * Jobs own what they free: once submitted, the submitter never touches it.
 //! * Jobs submitted before the worker starts wait in the channel.
-//! * [`JobQueue::request_stop`] (shutdown) queues a stop marker behind the
+//! * [`JobQueue::request_stop`] queues a stop marker behind the
 //!   pending jobs: the worker runs them all, then returns from
 //!   [`JobQueue::run_worker`]. Jobs submitted after that run synchronously
 //!   on the submitting thread, so nothing is lost and a later drain returns.
+//!   Valkey never calls it: like bio's thread, the worker is left running
+//!   at exit (joining it in finishShutdown deadlocked on the module GIL).
+//!   Only the tests and the fuzz model exercise it.
 //!
 //! Thread creation, naming, signal mask, CPU affinity and the crash-time
 //! kill are the embedding's business (`ffi::lazyfree` does them as bio.c
