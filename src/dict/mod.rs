@@ -23,7 +23,7 @@
 //! cursors, PRNG draws) follows dict.c call for call, so a differential run
 //! against `dict.o` produces identical traces.
 
-pub mod siphash;
+pub(crate) mod siphash;
 pub mod types;
 
 use core::ffi::{c_int, c_long, c_ulong, c_void};
@@ -44,14 +44,14 @@ pub(crate) const FORCE_RESIZE_RATIO: u64 = 4;
 
 /// The 16-byte SipHash key. `dictGetHashFunctionSeed` hands C a pointer to it,
 /// so it needs a fixed address and interior mutability.
-pub struct HashSeed(UnsafeCell<[u8; 16]>);
+pub(crate) struct HashSeed(UnsafeCell<[u8; 16]>);
 // SAFETY: Valkey sets the seed once at startup before any thread hashes, as
 // with dict.c's plain static array.
 unsafe impl Sync for HashSeed {}
-pub static HASH_SEED: HashSeed = HashSeed(UnsafeCell::new([0; 16]));
+pub(crate) static HASH_SEED: HashSeed = HashSeed(UnsafeCell::new([0; 16]));
 
 impl HashSeed {
-    pub fn as_mut_ptr(&self) -> *mut u8 {
+    pub(crate) fn as_mut_ptr(&self) -> *mut u8 {
         self.0.get().cast()
     }
     fn get(&self) -> &[u8; 16] {
@@ -83,12 +83,12 @@ fn policy() -> dictResizeEnable {
     RESIZE_POLICY.load(Ordering::Relaxed)
 }
 
-pub fn set_resize_enabled(enable: dictResizeEnable) {
+pub(crate) fn set_resize_enabled(enable: dictResizeEnable) {
     RESIZE_POLICY.store(enable, Ordering::Relaxed);
 }
 
 /// The smallest exponent whose table holds `size` buckets (dict.c's `dictNextExp`).
-pub fn next_exp(size: u64) -> i8 {
+pub(crate) fn next_exp(size: u64) -> i8 {
     if size <= DICT_HT_INITIAL_SIZE {
         return DICT_HT_INITIAL_EXP;
     }
@@ -99,7 +99,7 @@ pub fn next_exp(size: u64) -> i8 {
 }
 
 /// Thomas Wang's 64-bit integer hash, as Valkey's util.c `wangHash64`.
-pub fn wang_hash64(mut hash: u64) -> u64 {
+pub(crate) fn wang_hash64(mut hash: u64) -> u64 {
     hash = (!hash).wrapping_add(hash << 21);
     hash ^= hash >> 24;
     hash = hash.wrapping_add(hash << 3).wrapping_add(hash << 8);
@@ -109,16 +109,16 @@ pub fn wang_hash64(mut hash: u64) -> u64 {
     hash.wrapping_add(hash << 31)
 }
 
-pub fn gen_hash(key: &[u8]) -> u64 {
+pub(crate) fn gen_hash(key: &[u8]) -> u64 {
     siphash::siphash(key, HASH_SEED.get())
 }
 
-pub fn gen_case_hash(key: &[u8]) -> u64 {
+pub(crate) fn gen_case_hash(key: &[u8]) -> u64 {
     siphash::siphash_nocase(key, HASH_SEED.get())
 }
 
 /// Wall-clock milliseconds, as dict.c's `timeInMilliseconds` (gettimeofday).
-pub fn time_in_milliseconds() -> i64 {
+pub(crate) fn time_in_milliseconds() -> i64 {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
@@ -134,22 +134,22 @@ unsafe fn dtype<'a>(d: *const dict) -> &'a dictType {
 }
 
 #[inline(always)]
-pub unsafe fn is_rehashing(d: *const dict) -> bool {
+pub(crate) unsafe fn is_rehashing(d: *const dict) -> bool {
     (*d).rehashidx != -1
 }
 
 #[inline(always)]
-pub unsafe fn size(d: *const dict) -> u64 {
+pub(crate) unsafe fn size(d: *const dict) -> u64 {
     (*d).ht_used[0] + (*d).ht_used[1]
 }
 
 #[inline(always)]
-pub unsafe fn buckets(d: *const dict) -> u64 {
+pub(crate) unsafe fn buckets(d: *const dict) -> u64 {
     ht_size((*d).ht_size_exp[0]) + ht_size((*d).ht_size_exp[1])
 }
 
 #[inline(always)]
-pub unsafe fn hash_key(d: *const dict, key: *const c_void) -> u64 {
+pub(crate) unsafe fn hash_key(d: *const dict, key: *const c_void) -> u64 {
     match dtype(d).hashFunction {
         Some(f) => f(key),
         None => host::server_assert(c"d->type->hashFunction", c"src/dict/mod.rs", line!()),
@@ -217,7 +217,7 @@ unsafe fn expand_if_auto_resize_allowed(d: *mut dict) {
 // Creation, resizing, rehashing.
 
 /// `dictCreate`: header plus zeroed caller metadata, no table yet.
-pub unsafe fn create(type_: *mut dictType) -> *mut dict {
+pub(crate) unsafe fn create(type_: *mut dictType) -> *mut dict {
     let metasize = match (*type_).dictMetadataBytes {
         Some(f) => f(null_mut()),
         None => 0,
@@ -313,7 +313,7 @@ unsafe fn expand_checked(d: *mut dict, size: u64, alloc: Alloc) -> Resize {
 }
 
 /// `dictExpand`: DICT_ERR when the expansion was not performed.
-pub unsafe fn expand(d: *mut dict, size: u64) -> c_int {
+pub(crate) unsafe fn expand(d: *mut dict, size: u64) -> c_int {
     match expand_checked(d, size, Alloc::MustSucceed) {
         Resize::Done => DICT_OK,
         _ => DICT_ERR,
@@ -321,7 +321,7 @@ pub unsafe fn expand(d: *mut dict, size: u64) -> c_int {
 }
 
 /// `dictTryExpand`: DICT_ERR only when the allocation failed.
-pub unsafe fn try_expand(d: *mut dict, size: u64) -> c_int {
+pub(crate) unsafe fn try_expand(d: *mut dict, size: u64) -> c_int {
     match expand_checked(d, size, Alloc::MayFail) {
         Resize::AllocFailed => DICT_ERR,
         _ => DICT_OK,
@@ -329,7 +329,7 @@ pub unsafe fn try_expand(d: *mut dict, size: u64) -> c_int {
 }
 
 /// `dictShrink`: DICT_ERR when the shrink was not performed.
-pub unsafe fn shrink(d: *mut dict, size: u64) -> c_int {
+pub(crate) unsafe fn shrink(d: *mut dict, size: u64) -> c_int {
     if is_rehashing(d) || (*d).ht_used[0] > size || ht_size((*d).ht_size_exp[0]) <= size {
         return DICT_ERR;
     }
@@ -364,10 +364,19 @@ unsafe fn rehash_bucket_entries(d: *mut dict, idx: u64) {
 }
 
 /// When table 0 is drained, table 1 becomes table 0. Returns whether it did.
+/// The check is inlined into every rehash step; the switch is not.
+#[inline(always)]
 unsafe fn check_rehashing_completed(d: *mut dict) -> bool {
     if (*d).ht_used[0] != 0 {
         return false;
     }
+    complete_rehashing(d);
+    true
+}
+
+#[cold]
+#[inline(never)]
+unsafe fn complete_rehashing(d: *mut dict) {
     if let Some(f) = dtype(d).rehashingCompleted {
         f(d);
     }
@@ -377,7 +386,6 @@ unsafe fn check_rehashing_completed(d: *mut dict) -> bool {
     (*d).ht_size_exp[0] = (*d).ht_size_exp[1];
     reset_table(d, 1);
     (*d).rehashidx = -1;
-    true
 }
 
 /// Whether the global policy currently holds back the rehash in progress:
@@ -397,7 +405,7 @@ unsafe fn rehash_held_back(d: *const dict) -> bool {
 
 /// `dictRehash`: up to `n` bucket moves, visiting at most `n*10` empty
 /// buckets. Returns 1 while entries remain to move.
-pub unsafe fn rehash(d: *mut dict, mut n: c_int) -> c_int {
+pub(crate) unsafe fn rehash(d: *mut dict, mut n: c_int) -> c_int {
     let mut empty_visits = n.wrapping_mul(10);
     if policy() == DICT_RESIZE_FORBID || !is_rehashing(d) {
         return 0;
@@ -428,7 +436,7 @@ pub unsafe fn rehash(d: *mut dict, mut n: c_int) -> c_int {
 }
 
 /// `dictRehashMicroseconds`: rehash in batches of 100 until `us` elapse.
-pub unsafe fn rehash_microseconds(d: *mut dict, us: u64) -> c_int {
+pub(crate) unsafe fn rehash_microseconds(d: *mut dict, us: u64) -> c_int {
     if (*d).pauserehash > 0 {
         return 0;
     }
@@ -489,7 +497,7 @@ unsafe fn chain_find(d: *mut dict, mut he: *mut dictEntry, key: *const c_void) -
 
 /// `dictFind`.
 #[inline(always)]
-pub unsafe fn find(d: *mut dict, key: *const c_void) -> *mut dictEntry {
+pub(crate) unsafe fn find(d: *mut dict, key: *const c_void) -> *mut dictEntry {
     if size(d) == 0 {
         return null_mut();
     }
@@ -529,7 +537,7 @@ unsafe fn find_rehashing(d: *mut dict, key: *const c_void, h: u64) -> *mut dictE
 /// `dictFindPositionForInsert`: NULL (and `*existing`) when the key exists,
 /// otherwise the bucket where `dictInsertAtPosition` will link the entry.
 #[inline(always)]
-pub unsafe fn find_position_for_insert(
+pub(crate) unsafe fn find_position_for_insert(
     d: *mut dict,
     key: *const c_void,
     existing: *mut *mut dictEntry,
@@ -543,6 +551,19 @@ pub unsafe fn find_position_for_insert(
         rehash_for_lookup(d, idx);
     }
     expand_if_auto_resize_allowed(d);
+    if !is_rehashing(d) {
+        // Common case: one table (the loop below would search only table 0
+        // and return its bucket).
+        let bucket = bucket_at(d, 0, hash & ht_mask((*d).ht_size_exp[0]));
+        let he = chain_find(d, *bucket, key);
+        if he.is_null() {
+            return bucket.cast();
+        }
+        if !existing.is_null() {
+            *existing = he;
+        }
+        return null_mut();
+    }
     for table in 0..2 {
         if table == 0 && (idx as c_long) < (*d).rehashidx {
             continue;
@@ -566,7 +587,7 @@ pub unsafe fn find_position_for_insert(
 
 /// `dictInsertAtPosition`: links a new entry at the head of `position`.
 #[inline(always)]
-pub unsafe fn insert_at_position(
+pub(crate) unsafe fn insert_at_position(
     d: *mut dict,
     key: *mut c_void,
     position: *mut c_void,
@@ -587,7 +608,7 @@ pub unsafe fn insert_at_position(
 
 /// `dictAddRaw`.
 #[inline(always)]
-pub unsafe fn add_raw(
+pub(crate) unsafe fn add_raw(
     d: *mut dict,
     key: *mut c_void,
     existing: *mut *mut dictEntry,
@@ -605,7 +626,7 @@ pub unsafe fn add_raw(
 
 /// `dictAdd`.
 #[inline(always)]
-pub unsafe fn add(d: *mut dict, key: *mut c_void, val: *mut c_void) -> c_int {
+pub(crate) unsafe fn add(d: *mut dict, key: *mut c_void, val: *mut c_void) -> c_int {
     let entry = add_raw(d, key, null_mut());
     if entry.is_null() {
         return DICT_ERR;
@@ -616,7 +637,7 @@ pub unsafe fn add(d: *mut dict, key: *mut c_void, val: *mut c_void) -> c_int {
 
 /// `dictReplace`: 1 when added, 0 when an existing value was replaced (the
 /// new value is set before the old one is destroyed, for refcounted values).
-pub unsafe fn replace(d: *mut dict, key: *mut c_void, val: *mut c_void) -> c_int {
+pub(crate) unsafe fn replace(d: *mut dict, key: *mut c_void, val: *mut c_void) -> c_int {
     let mut existing: *mut dictEntry = null_mut();
     let entry = add_raw(d, key, &mut existing);
     if !entry.is_null() {
@@ -632,7 +653,7 @@ pub unsafe fn replace(d: *mut dict, key: *mut c_void, val: *mut c_void) -> c_int
 }
 
 /// `dictAddOrFind`.
-pub unsafe fn add_or_find(d: *mut dict, key: *mut c_void) -> *mut dictEntry {
+pub(crate) unsafe fn add_or_find(d: *mut dict, key: *mut c_void) -> *mut dictEntry {
     let mut existing: *mut dictEntry = null_mut();
     let entry = add_raw(d, key, &mut existing);
     if entry.is_null() {
@@ -650,27 +671,19 @@ unsafe fn generic_delete(d: *mut dict, key: *const c_void, nofree: bool) -> *mut
     }
     let h = hash_key(d, key);
     let mut idx = h & ht_mask((*d).ht_size_exp[0]);
-    if is_rehashing(d) {
-        rehash_for_lookup(d, idx);
+    if !is_rehashing(d) {
+        // Common case: one table, no rehash work.
+        return unlink_from_chain(d, 0, bucket_at(d, 0, idx), key, nofree);
     }
+    rehash_for_lookup(d, idx);
     for table in 0..2 {
         if table == 0 && (idx as c_long) < (*d).rehashidx {
             continue;
         }
         idx = h & ht_mask((*d).ht_size_exp[table]);
-        let mut link = bucket_at(d, table, idx);
-        while !(*link).is_null() {
-            let he = *link;
-            if keys_equal(d, key, (*he).key) {
-                *link = (*he).next;
-                if !nofree {
-                    free_unlinked_entry(d, he);
-                }
-                (*d).ht_used[table] -= 1;
-                shrink_if_auto_resize_allowed(d);
-                return he;
-            }
-            link = ptr::addr_of_mut!((*he).next);
+        let he = unlink_from_chain(d, table, bucket_at(d, table, idx), key, nofree);
+        if !he.is_null() {
+            return he;
         }
         if !is_rehashing(d) {
             break;
@@ -679,8 +692,34 @@ unsafe fn generic_delete(d: *mut dict, key: *const c_void, nofree: bool) -> *mut
     null_mut()
 }
 
+/// Unlinks `key`'s entry from the chain at `link` of `table` (freeing it
+/// unless `nofree`) and gives the table a chance to shrink; NULL if absent.
+#[inline(always)]
+unsafe fn unlink_from_chain(
+    d: *mut dict,
+    table: usize,
+    mut link: *mut *mut dictEntry,
+    key: *const c_void,
+    nofree: bool,
+) -> *mut dictEntry {
+    while !(*link).is_null() {
+        let he = *link;
+        if keys_equal(d, key, (*he).key) {
+            *link = (*he).next;
+            if !nofree {
+                free_unlinked_entry(d, he);
+            }
+            (*d).ht_used[table] -= 1;
+            shrink_if_auto_resize_allowed(d);
+            return he;
+        }
+        link = ptr::addr_of_mut!((*he).next);
+    }
+    null_mut()
+}
+
 /// `dictDelete`.
-pub unsafe fn delete(d: *mut dict, key: *const c_void) -> c_int {
+pub(crate) unsafe fn delete(d: *mut dict, key: *const c_void) -> c_int {
     if generic_delete(d, key, false).is_null() {
         DICT_ERR
     } else {
@@ -689,13 +728,13 @@ pub unsafe fn delete(d: *mut dict, key: *const c_void) -> c_int {
 }
 
 /// `dictUnlink`: removes without freeing; see `dictFreeUnlinkedEntry`.
-pub unsafe fn unlink(d: *mut dict, key: *const c_void) -> *mut dictEntry {
+pub(crate) unsafe fn unlink(d: *mut dict, key: *const c_void) -> *mut dictEntry {
     generic_delete(d, key, true)
 }
 
 /// `dictFreeUnlinkedEntry`: NULL-safe.
 #[inline]
-pub unsafe fn free_unlinked_entry(d: *mut dict, he: *mut dictEntry) {
+pub(crate) unsafe fn free_unlinked_entry(d: *mut dict, he: *mut dictEntry) {
     if he.is_null() {
         return;
     }
@@ -730,7 +769,7 @@ unsafe fn clear(d: *mut dict, t: usize, callback: Option<unsafe extern "C" fn(*m
 
 /// `dictRelease`. A dict released mid-rehash reports a (fake) completion
 /// first, so observers of rehashing state can drop their bookkeeping.
-pub unsafe fn release(d: *mut dict) {
+pub(crate) unsafe fn release(d: *mut dict) {
     if is_rehashing(d) {
         if let Some(f) = dtype(d).rehashingCompleted {
             f(d);
@@ -742,7 +781,7 @@ pub unsafe fn release(d: *mut dict) {
 }
 
 /// `dictEmpty`.
-pub unsafe fn empty(d: *mut dict, callback: Option<unsafe extern "C" fn(*mut dict)>) {
+pub(crate) unsafe fn empty(d: *mut dict, callback: Option<unsafe extern "C" fn(*mut dict)>) {
     if is_rehashing(d) {
         if let Some(f) = dtype(d).rehashingCompleted {
             f(d);
@@ -771,7 +810,7 @@ unsafe fn type_resize_allowed(d: *mut dict, size: u64) -> bool {
 
 /// `dictExpandIfNeeded`: DICT_OK when expanded or already rehashing.
 #[inline]
-pub unsafe fn expand_if_needed(d: *mut dict) -> c_int {
+pub(crate) unsafe fn expand_if_needed(d: *mut dict) -> c_int {
     if is_rehashing(d) {
         return DICT_OK;
     }
@@ -795,7 +834,7 @@ pub unsafe fn expand_if_needed(d: *mut dict) -> c_int {
 
 /// `dictShrinkIfNeeded`: DICT_OK when shrunk, rehashing, or at minimum size.
 #[inline]
-pub unsafe fn shrink_if_needed(d: *mut dict) -> c_int {
+pub(crate) unsafe fn shrink_if_needed(d: *mut dict) -> c_int {
     if is_rehashing(d) {
         return DICT_OK;
     }
@@ -820,7 +859,7 @@ pub unsafe fn shrink_if_needed(d: *mut dict) -> c_int {
 // Entries.
 
 /// `dictSetKey`: stores `keyDup(key)` when the type duplicates keys.
-pub unsafe fn set_key(d: *mut dict, de: *mut dictEntry, key: *mut c_void) {
+pub(crate) unsafe fn set_key(d: *mut dict, de: *mut dictEntry, key: *mut c_void) {
     (*de).key = match dtype(d).keyDup {
         Some(dup) => dup(key),
         None => key,
@@ -828,17 +867,17 @@ pub unsafe fn set_key(d: *mut dict, de: *mut dictEntry, key: *mut c_void) {
 }
 
 /// `dictMemUsage`: entries and bucket arrays, not keys or values.
-pub unsafe fn mem_usage(d: *const dict) -> usize {
+pub(crate) unsafe fn mem_usage(d: *const dict) -> usize {
     size(d) as usize * size_of::<dictEntry>() + buckets(d) as usize * size_of::<*mut dictEntry>()
 }
 
-pub const fn entry_mem_usage() -> usize {
+pub(crate) const fn entry_mem_usage() -> usize {
     size_of::<dictEntry>()
 }
 
 /// `dictFingerprint`: the table pointers, sizes and counts mixed with
 /// `wangHash64`, exactly as dict.c does, to catch misuse of unsafe iterators.
-pub unsafe fn fingerprint(d: *const dict) -> u64 {
+pub(crate) unsafe fn fingerprint(d: *const dict) -> u64 {
     let integers: [u64; 6] = [
         (*d).ht_table[0] as u64,
         (*d).ht_size_exp[0] as i64 as u64,
@@ -856,7 +895,7 @@ pub unsafe fn fingerprint(d: *const dict) -> u64 {
 // Iterators.
 
 /// `dictInitIterator`. `iter` may be uninitialised stack memory.
-pub unsafe fn init_iterator(iter: *mut dictIterator, d: *mut dict, safe: bool) {
+pub(crate) unsafe fn init_iterator(iter: *mut dictIterator, d: *mut dict, safe: bool) {
     ptr::addr_of_mut!((*iter).d).write(d);
     ptr::addr_of_mut!((*iter).table).write(0);
     ptr::addr_of_mut!((*iter).index).write(-1);
@@ -867,7 +906,7 @@ pub unsafe fn init_iterator(iter: *mut dictIterator, d: *mut dict, safe: bool) {
 
 /// `dictResetIterator`: a started safe iterator resumes rehashing; a started
 /// unsafe one asserts the dict was not modified under it.
-pub unsafe fn reset_iterator(iter: *mut dictIterator) {
+pub(crate) unsafe fn reset_iterator(iter: *mut dictIterator) {
     if !((*iter).index == -1 && (*iter).table == 0) {
         if (*iter).safe != 0 {
             (*(*iter).d).pauserehash -= 1;
@@ -881,7 +920,7 @@ pub unsafe fn reset_iterator(iter: *mut dictIterator) {
 /// `dictNext`: the next entry or NULL. The caller may delete the entry just
 /// returned: its successor was saved beforehand.
 #[inline(always)]
-pub unsafe fn next(iter: *mut dictIterator) -> *mut dictEntry {
+pub(crate) unsafe fn next(iter: *mut dictIterator) -> *mut dictEntry {
     let it = &mut *iter;
     if !it.entry.is_null() {
         // Common case: the rest of the current chain.
@@ -937,6 +976,7 @@ unsafe fn next_bucket(it: &mut dictIterator) -> *mut dictEntry {
             }
         }
         let e = *buckets.add(index as usize);
+        prefetch_bucket_ahead(buckets, index, exp);
         if !e.is_null() {
             break e;
         }
@@ -950,11 +990,42 @@ unsafe fn next_bucket(it: &mut dictIterator) -> *mut dictEntry {
     e
 }
 
+/// Buckets an iterator looks ahead: far enough that the entry is in cache
+/// when the walk gets there, near enough to stay in the bucket array's
+/// cache lines the walk reads anyway.
+const ITER_PREFETCH_DISTANCE: c_long = 16;
+
+/// Starts loading the head entry of the bucket `ITER_PREFETCH_DISTANCE`
+/// ahead of `index`: a walk over a large table otherwise stalls on every
+/// entry, which sits at a random heap address. A prefetch has no effect on
+/// what the program computes (and never faults), so the iteration's
+/// behaviour is dict.c's.
+#[inline(always)]
+unsafe fn prefetch_bucket_ahead(buckets: *mut *mut dictEntry, index: c_long, exp: i8) {
+    let ahead = index + ITER_PREFETCH_DISTANCE;
+    if ahead < ht_size(exp) as c_long {
+        prefetch(*buckets.add(ahead as usize));
+    }
+}
+
+#[inline(always)]
+fn prefetch(p: *const dictEntry) {
+    #[cfg(all(target_arch = "x86_64", not(miri)))]
+    // SAFETY: PREFETCHT0 is a hint: it never faults and never changes memory,
+    // whatever address it is given (NULL or freed included); SSE is part of
+    // x86_64's baseline.
+    unsafe {
+        core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(p.cast());
+    }
+    #[cfg(not(all(target_arch = "x86_64", not(miri))))]
+    let _ = p;
+}
+
 // ---------------------------------------------------------------------------
 // Sampling.
 
 /// `dictGetRandomKey`: a random non-empty bucket, then a random chain element.
-pub unsafe fn random_key(d: *mut dict) -> *mut dictEntry {
+pub(crate) unsafe fn random_key(d: *mut dict) -> *mut dictEntry {
     if size(d) == 0 {
         return null_mut();
     }
@@ -987,14 +1058,19 @@ pub unsafe fn random_key(d: *mut dict) -> *mut dictEntry {
         }
     }
     let orighe = he;
-    let mut listlen: c_long = 0;
+    let mut listlen: u64 = 0;
     while !he.is_null() {
         he = (*he).next;
         listlen += 1;
     }
-    let mut listele = host::random() % listlen;
+    // random() is in [0, 2^31), so the unsigned remainder is dict.c's
+    // signed one, without the signed overflow check.
+    let mut listele = host::random() as u64 % listlen;
     he = orighe;
-    while listele > 0 {
+    // listele < listlen, so `he` never runs off the chain; testing it anyway
+    // keeps LLVM from unrolling a loop that runs 0 or 1 times on a table
+    // at normal load.
+    while listele > 0 && !(*he).next.is_null() {
         he = (*he).next;
         listele -= 1;
     }
@@ -1004,7 +1080,7 @@ pub unsafe fn random_key(d: *mut dict) -> *mut dictEntry {
 /// `dictGetSomeKeys`: up to `count` entries from a random walk of the
 /// tables, with reservoir sampling over the last chain so long chains are
 /// sampled fairly. Stores into `des` and returns how many were stored.
-pub unsafe fn get_some_keys(d: *mut dict, des: *mut *mut dictEntry, mut count: u32) -> u32 {
+pub(crate) unsafe fn get_some_keys(d: *mut dict, des: *mut *mut dictEntry, mut count: u32) -> u32 {
     let mut stored: u64 = 0;
     if size(d) < u64::from(count) {
         count = size(d) as u32;
@@ -1081,7 +1157,7 @@ pub unsafe fn get_some_keys(d: *mut dict, des: *mut *mut dictEntry, mut count: u
 
 /// `dictGetFairRandomKey`: a random pick among a `dictGetSomeKeys` sample,
 /// falling back to `dictGetRandomKey` on an empty sample.
-pub unsafe fn fair_random_key(d: *mut dict) -> *mut dictEntry {
+pub(crate) unsafe fn fair_random_key(d: *mut dict) -> *mut dictEntry {
     const GETFAIR_NUM_ENTRIES: usize = 15;
     let mut entries: [*mut dictEntry; GETFAIR_NUM_ENTRIES] = [null_mut(); GETFAIR_NUM_ENTRIES];
     let count = get_some_keys(d, entries.as_mut_ptr(), GETFAIR_NUM_ENTRIES as u32);
@@ -1160,7 +1236,7 @@ fn next_cursor(v: c_ulong, mask: u64) -> c_ulong {
 /// `dictScanDefrag` (and `dictScan` with no defrag functions): one step of
 /// the stateless reverse-binary cursor scan. Every element present for the
 /// whole scan is reported at least once, across resizes.
-pub unsafe fn scan_defrag(
+pub(crate) unsafe fn scan_defrag(
     d: *mut dict,
     mut v: c_ulong,
     fn_: dictScanFunction,
@@ -1205,7 +1281,7 @@ pub unsafe fn scan_defrag(
 }
 
 /// `dictRehashingInfo`: only valid while rehashing.
-pub unsafe fn rehashing_info(d: *mut dict) -> (u64, u64) {
+pub(crate) unsafe fn rehashing_info(d: *mut dict) -> (u64, u64) {
     vk_assert!(is_rehashing(d));
     (ht_size((*d).ht_size_exp[0]), ht_size((*d).ht_size_exp[1]))
 }

@@ -6,15 +6,37 @@
 
 use core::ffi::{c_int, c_long, c_uint, c_ulonglong, c_void};
 
-/// A key/value node of a bucket chain. Opaque to C.
+/// A key/value node of a bucket chain. Opaque to C callers of the exported
+/// API; `include/valkey_rs_core_inline.h` (the inline `dictNext`,
+/// `dictGetKey`, `dictGetVal` that Valkey's callers get under the flag)
+/// mirrors this layout, pinned by the `VKRS_DICT_ENTRY_*` constants below.
 ///
 /// The same three words dict.c uses, so `dictEntryMemUsage` and every
 /// `used_memory` figure stay identical to the C build.
+#[repr(C)]
 pub struct dictEntry {
     pub(crate) key: *mut c_void,
     pub(crate) v: EntryValue,
     pub(crate) next: *mut dictEntry,
 }
+
+/// `sizeof(struct dictEntry)` as the inline header declares it.
+pub const VKRS_DICT_ENTRY_SIZE: usize = 24;
+/// `offsetof(struct dictEntry, key)` in the inline header.
+pub const VKRS_DICT_ENTRY_KEY_OFFSET: usize = 0;
+/// `offsetof(struct dictEntry, v)` in the inline header.
+pub const VKRS_DICT_ENTRY_VAL_OFFSET: usize = 8;
+/// `offsetof(struct dictEntry, next)` in the inline header.
+pub const VKRS_DICT_ENTRY_NEXT_OFFSET: usize = 16;
+
+// The inline header reads these fields directly: a layout change here must
+// fail the build, not corrupt C callers.
+const _: () = {
+    assert!(core::mem::size_of::<dictEntry>() == VKRS_DICT_ENTRY_SIZE);
+    assert!(core::mem::offset_of!(dictEntry, key) == VKRS_DICT_ENTRY_KEY_OFFSET);
+    assert!(core::mem::offset_of!(dictEntry, v) == VKRS_DICT_ENTRY_VAL_OFFSET);
+    assert!(core::mem::offset_of!(dictEntry, next) == VKRS_DICT_ENTRY_NEXT_OFFSET);
+};
 
 /// The value slot: a pointer, a signed or unsigned 64-bit integer or a double,
 /// whichever the caller last stored.

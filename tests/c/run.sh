@@ -304,6 +304,53 @@ if ((rs_ok && c_ok)); then
     fi
 fi
 
+# --------------------------------- the inline fast paths (USE_RUST_CORE's dict.h)
+# Under USE_RUST_CORE, Valkey's dict.h (as valkey-patch/ changes it) includes
+# include/valkey_rs_core_inline.h, whose inline dictNext/dictGetKey/dictGetVal
+# replace the calls in every C caller. The same driver compiled against that
+# dict.h and linked with the library must still produce dict.o's traces.
+if ((rs_ok && c_ok)); then
+    inl=$out/inline
+    rm -rf "$inl" && mkdir -p "$inl"
+    # The pristine dict.h (VALKEY_C_TREE may be a patched tree such as build/valkey-c).
+    if [ -n "$pristine" ]; then cp "$pristine/src/dict.h" "$inl/dict.h"; else cp "$src/dict.h" "$inl/dict.h"; fi
+    awk '/^diff -ruN a\/src\/dict.h /{p=1;next} /^diff -ruN /{p=0} p' "$root/valkey-patch/valkey-9.1.2.patch" >"$inl/dict.h.patch"
+    if [ -s "$inl/dict.h.patch" ] && patch -s --batch "$inl/dict.h" "$inl/dict.h.patch" </dev/null &&
+        grep -q 'valkey_rs_core_inline.h' "$inl/dict.h"; then
+        ok "valkey-patch's dict.h change applies to 9.1.2's dict.h and includes the inline header"
+    else
+        bad "valkey-patch's dict.h change applies to 9.1.2's dict.h and includes the inline header"
+    fi
+    if logged "$inl/cc.log" "$CC" "${cflags[@]}" -Werror -Wno-unused-function -DUSE_RUST_CORE -I"$inl" -I"$root/include" \
+        "${vk_inc[@]}" -c "$here/diff_driver.c" -o "$inl/diff_driver.o" &&
+        logged "$inl/ld.log" "$CC" -o "$inl/diff_inline" "$inl/diff_driver.o" "$lib" "${support_objs[@]}" \
+            "${support_libs[@]}" "${syslibs[@]}"; then
+        # Every call site of the accessors is inlined; dictNext stays referenced (its slow path).
+        refs=$(nm -u "$inl/diff_driver.o" | awk '{ print $2 }' | grep -Ex 'dictGetKey|dictGetVal|dictNext' | sort | tr '\n' ' ')
+        if [ "$refs" = "dictNext " ]; then
+            ok "driver built with the inline header: dictGetKey/dictGetVal fully inlined, dictNext only as the slow path"
+        else
+            bad "driver built with the inline header references: '$refs' (want only dictNext)"
+        fi
+        if run_driver "$inl/diff_inline" "$inl/trace.txt"; then
+            compare_traces "$out/trace_c.txt" "$inl/trace.txt" "inline dictNext/dictGetKey/dictGetVal: trace identical to dict.o trace"
+        else
+            bad "driver built with the inline header runs to completion"
+        fi
+        for seed in $fuzz_seeds; do
+            [ -f "$out/fuzz_c_$seed.txt" ] || continue
+            if DICT_FUZZ_SEED=$seed DICT_FUZZ_OPS=$fuzz_ops run_driver "$inl/diff_inline" "$inl/fuzz_$seed.txt"; then
+                compare_traces "$out/fuzz_c_$seed.txt" "$inl/fuzz_$seed.txt" \
+                    "inline header, fuzz seed $seed: trace identical to dict.o trace"
+            else
+                bad "inline header, fuzz seed $seed: driver runs to completion"
+            fi
+        done
+    else
+        bad "driver compiles against the patched dict.h (inline header) and links with the library"
+    fi
+fi
+
 # ------------------------------------------------------------- valgrind memcheck
 if ((rs_ok && c_ok)) && [ "${VALGRIND:-1}" != 0 ]; then
     if ! command -v valgrind >/dev/null; then
@@ -418,6 +465,22 @@ if ((rs_ok)); then
     else
         bad "C++17 program links with the library through the header (extern \"C\") and runs"
     fi
+fi
+if ((rs_ok)); then
+    for lang in c cxx; do
+        if [ $lang = c ]; then
+            comp=("$CC" -std=c11 -x c)
+        else
+            comp=("$CXX" -std=c++17 -x c++)
+        fi
+        if logged "$out/abi_inline_$lang.log" "${comp[@]}" -O2 -Wall -Wextra -Werror -I"$hdir" "$here/abi_inline.c" -x none \
+            -o "$out/abi_inline_$lang" "$lib" "${support_objs[@]}" "${support_libs[@]}" "${syslibs[@]}" &&
+            logged "$out/abi_inline_$lang.run.log" "$out/abi_inline_$lang"; then
+            ok "inline header ($lang): dictEntry layout pinned to the library's, inline dictNext/dictGetKey/dictGetVal in lockstep with the exported ones ($(sed -n 's/.*(\(.*\)).*/\1/p' "$out/abi_inline_$lang.run.log"))"
+        else
+            bad "inline header ($lang): layout and lockstep test (tests/c/abi_inline.c)"
+        fi
+    done
 fi
 
 finish
