@@ -957,26 +957,22 @@ unsafe fn next_bucket(it: &mut dictIterator) -> *mut dictEntry {
     let d = it.d;
     let mut table = it.table as usize;
     let mut index = it.index;
-    let mut exp = if table == 0 {
-        (*d).ht_size_exp[0]
-    } else {
-        (*d).ht_size_exp[1]
-    };
-    let mut buckets = (*d).ht_table[table];
+    let mut walk = BucketWalk::of(d, table);
     let e = loop {
         index += 1;
-        if index >= ht_size(exp) as c_long {
+        if index >= walk.size {
             if table == 0 && is_rehashing(d) {
                 table = 1;
                 index = 0;
-                exp = (*d).ht_size_exp[1];
-                buckets = (*d).ht_table[1];
+                walk = BucketWalk::of(d, 1);
             } else {
                 break null_mut();
             }
         }
-        let e = *buckets.add(index as usize);
-        prefetch_bucket_ahead(buckets, index, exp);
+        if index < walk.prefetch_below {
+            prefetch(*walk.buckets.add((index + ITER_PREFETCH_DISTANCE) as usize));
+        }
+        let e = *walk.buckets.add(index as usize);
         if !e.is_null() {
             break e;
         }
@@ -990,30 +986,48 @@ unsafe fn next_bucket(it: &mut dictIterator) -> *mut dictEntry {
     e
 }
 
+/// One table as an iterator walks it: bucket array, size, and the index
+/// below which the bucket `ITER_PREFETCH_DISTANCE` ahead is prefetched
+/// (0 for tables small enough to stay in cache, where it would only cost).
+struct BucketWalk {
+    buckets: *mut *mut dictEntry,
+    size: c_long,
+    prefetch_below: c_long,
+}
+
 /// Buckets an iterator looks ahead: far enough that the entry is in cache
-/// when the walk gets there, near enough to stay in the bucket array's
+/// when the walk gets there, near enough to stay within the bucket array's
 /// cache lines the walk reads anyway.
 const ITER_PREFETCH_DISTANCE: c_long = 16;
+/// Tables with fewer buckets are walked without prefetching (2^14 buckets:
+/// with their entries, about L2-sized).
+const ITER_PREFETCH_MIN_BUCKETS: c_long = 1 << 14;
 
-/// Starts loading the head entry of the bucket `ITER_PREFETCH_DISTANCE`
-/// ahead of `index`: a walk over a large table otherwise stalls on every
-/// entry, which sits at a random heap address. A prefetch has no effect on
-/// what the program computes (and never faults), so the iteration's
-/// behaviour is dict.c's.
-#[inline(always)]
-unsafe fn prefetch_bucket_ahead(buckets: *mut *mut dictEntry, index: c_long, exp: i8) {
-    let ahead = index + ITER_PREFETCH_DISTANCE;
-    if ahead < ht_size(exp) as c_long {
-        prefetch(*buckets.add(ahead as usize));
+impl BucketWalk {
+    #[inline(always)]
+    unsafe fn of(d: *const dict, table: usize) -> Self {
+        let size = ht_size((*d).ht_size_exp[table]) as c_long;
+        BucketWalk {
+            buckets: (*d).ht_table[table],
+            size,
+            prefetch_below: if size >= ITER_PREFETCH_MIN_BUCKETS {
+                size - ITER_PREFETCH_DISTANCE
+            } else {
+                0
+            },
+        }
     }
 }
 
+/// Starts loading an entry the walk will reach soon: over a large table an
+/// iterator otherwise stalls on every entry, each at a random heap address.
+/// A prefetch changes nothing the program computes and never faults (NULL
+/// and freed addresses included), so the iteration's behaviour is dict.c's.
 #[inline(always)]
 fn prefetch(p: *const dictEntry) {
     #[cfg(all(target_arch = "x86_64", not(miri)))]
-    // SAFETY: PREFETCHT0 is a hint: it never faults and never changes memory,
-    // whatever address it is given (NULL or freed included); SSE is part of
-    // x86_64's baseline.
+    // SAFETY: PREFETCHT0 is only a hint: it never faults and never writes,
+    // whatever the address; SSE is part of the x86_64 baseline.
     unsafe {
         core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(p.cast());
     }
