@@ -180,8 +180,9 @@ mod tests {
         };
         // Every byte value, in every position of the tail and of a word.
         let all: Vec<u8> = (0..=255u8).collect();
+        let stride = if cfg!(miri) { 37 } else { 1 };
         for len in 0..=24 {
-            for start in 0..(256 - len) {
+            for start in (0..(256 - len)).step_by(stride) {
                 let input = &all[start..start + len];
                 let k = [start as u8; 16];
                 assert_eq!(
