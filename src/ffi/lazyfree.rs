@@ -284,9 +284,15 @@ pub extern "C" fn vkrs_lazyfree_worker_kill() {
 /// Test hook (not called by Valkey): queues a job that panics on the worker,
 /// to check that a worker panic ends in Valkey's crash report. Used from a
 /// debugger: `gdb -p PID -batch -ex 'call (void)vkrs_lazyfree_debug_panic()'`.
+///
+/// The job waits half a second first: the crash report signals every thread
+/// to collect stacks, and a main thread still inside the debugger's inferior
+/// call then "returns" into gdb's dummy frame on its stack after gdb detached
+/// (a SIGSEGV at a stack address, seen 1 run in ~13 without the wait).
 #[no_mangle]
 pub extern "C" fn vkrs_lazyfree_debug_panic() {
     unsafe extern "C" fn panic_job(_args: *mut *mut c_void) {
+        std::thread::sleep(std::time::Duration::from_millis(500));
         panic!("vkrs_lazyfree_debug_panic: deliberate panic on the lazyfree worker");
     }
     submit(panic_job, &[]);
