@@ -1,7 +1,7 @@
 # valkey-rs-core: top-level targets (see README.md).
 #
 #   make run     build Valkey with USE_RUST_CORE=yes and run valkey-server on port 6379 (ARGS=... adds server args)
-#   make test    every check: cargo fmt/clippy/test, header drift, C ABI tests, Valkey gtests, full Tcl suite
+#   make test    every check: cargo fmt/clippy/test, header drift, C ABI tests, Valkey gtests, panic policy, full Tcl suite
 #   make valkey  build/valkey   = pristine Valkey 9.1.2 + valkey-patch/valkey-9.1.2.patch, built with USE_RUST_CORE=yes
 #   make valkey-c build/valkey-c = the same source, built without the flag (plain C, as upstream)
 #   make bench   Rust build vs C build side by side (bench/README.md)
@@ -75,23 +75,25 @@ bench:
 # ---------------------------------------------------------------- tests
 
 test:
-	$(call stage,1/9,cargo fmt --check)
+	$(call stage,1/10,cargo fmt --check)
 	@$(MAKE) --no-print-directory test-fmt
-	$(call stage,2/9,cargo clippy --all-targets -- -D warnings)
+	$(call stage,2/10,cargo clippy --all-targets -- -D warnings)
 	@$(MAKE) --no-print-directory test-clippy
-	$(call stage,3/9,cargo test)
+	$(call stage,3/10,cargo test)
 	@$(MAKE) --no-print-directory test-cargo
-	$(call stage,4/9,generated header drift (include/valkey_rs_core.h))
+	$(call stage,4/10,generated header drift (include/valkey_rs_core.h))
 	@$(MAKE) --no-print-directory test-header
-	$(call stage,5/9,C ABI and differential tests (tests/c/run.sh))
+	$(call stage,5/10,C ABI and differential tests (tests/c/run.sh))
 	@$(MAKE) --no-print-directory test-c
-	$(call stage,6/9,fuzz corpus replay against the model (fuzz/, cargo test))
+	$(call stage,6/10,fuzz corpus replay against the model (fuzz/, cargo test))
 	@$(MAKE) --no-print-directory test-fuzz-smoke FUZZ_SMOKE_SECONDS=0
-	$(call stage,7/9,Valkey gtest unit tests built with USE_RUST_CORE=yes)
+	$(call stage,7/10,Valkey gtest unit tests built with USE_RUST_CORE=yes)
 	@$(MAKE) --no-print-directory test-gtest
-	$(call stage,8/9,shutdown with lazyfree work queued (tests/reliability/shutdown_lazyfree.py))
+	$(call stage,8/10,shutdown with lazyfree work queued (tests/reliability/shutdown_lazyfree.py))
 	@$(MAKE) --no-print-directory test-shutdown
-	$(call stage,9/9,upstream Tcl suite on $(VALKEY_DIR) (runtest --clients $(TCL_CLIENTS)))
+	$(call stage,9/10,panic policy: dict assertion and lazyfree worker panic end in Valkey's crash report (tests/reliability/panic_policy.sh))
+	@$(MAKE) --no-print-directory test-panic
+	$(call stage,10/10,upstream Tcl suite on $(VALKEY_DIR) (runtest --clients $(TCL_CLIENTS)))
 	@$(MAKE) --no-print-directory test-tcl
 	@printf '\n\033[1;32m==> make test: all stages passed\033[0m  (%s UTC)\n' "$$(date -u +%H:%M:%S)"
 
