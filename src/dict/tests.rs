@@ -402,7 +402,11 @@ fn scan_reports_every_stable_element_across_resizes() {
     let _g = serial();
     // Miri interprets every step: a few seeds of a smaller dict still cross
     // several resizes between scan calls.
-    let (seeds, nstable, churn) = if cfg!(miri) { (3, 60, 40) } else { (30, 300, 200) };
+    let (seeds, nstable, churn) = if cfg!(miri) {
+        (3, 60, 40)
+    } else {
+        (30, 300, 200)
+    };
     for seed in 0..seeds {
         let mut rng = Rng(seed);
         // SAFETY: one dict per round, created and released here.
@@ -590,5 +594,54 @@ fn metadata_is_zeroed_and_empty_keeps_dict_usable() {
         assert_eq!(add(d, k(1), null_mut()), DICT_OK);
         assert_eq!(mem_usage(d), 24 + 4 * 8);
         release(d);
+    }
+}
+
+/// Iterators over tables large enough for the look-ahead prefetch (and the
+/// small ones without it), started mid-rehash so the walk crosses from
+/// table 0 to table 1: every entry exactly once; a safe iterator whose
+/// caller deletes every other entry still returns each remaining one once.
+#[test]
+fn iteration_over_large_tables_across_a_rehash() {
+    let _g = serial();
+    let sizes: &[u64] = if cfg!(miri) { &[300] } else { &[300, 40_000] };
+    for &n in sizes {
+        for safe in [false, true] {
+            // SAFETY: one dict per round, created and released here; the
+            // iterator lives on this frame and is reset before the release.
+            unsafe {
+                let mut ty = int_type(mixed_hash);
+                let d = create(&mut ty);
+                for i in 0..n {
+                    add(d, k(i), null_mut());
+                }
+                while is_rehashing(d) {
+                    rehash(d, 1000);
+                }
+                expand(d, n * 4);
+                rehash(d, (n / 8) as c_int);
+                assert!(is_rehashing(d));
+                let mut it = core::mem::MaybeUninit::<dictIterator>::uninit();
+                init_iterator(it.as_mut_ptr(), d, safe);
+                let mut seen = BTreeSet::new();
+                let mut deleted = BTreeSet::new();
+                loop {
+                    let de = next(it.as_mut_ptr());
+                    if de.is_null() {
+                        break;
+                    }
+                    let key = (*de).key as u64 - 1;
+                    assert!(seen.insert(key), "n {n} safe {safe}: {key} returned twice");
+                    if safe && key % 2 == 0 {
+                        assert_eq!(delete(d, k(key)), DICT_OK);
+                        deleted.insert(key);
+                    }
+                }
+                reset_iterator(it.as_mut_ptr());
+                assert_eq!(seen.len() as u64, n, "n {n} safe {safe}: entries returned");
+                assert_eq!(size(d), n - deleted.len() as u64);
+                release(d);
+            }
+        }
     }
 }
