@@ -632,7 +632,7 @@ fn iteration_over_large_tables_across_a_rehash() {
                     }
                     let key = (*de).key as u64 - 1;
                     assert!(seen.insert(key), "n {n} safe {safe}: {key} returned twice");
-                    if safe && key % 2 == 0 {
+                    if safe && key.is_multiple_of(2) {
                         assert_eq!(delete(d, k(key)), DICT_OK);
                         deleted.insert(key);
                     }
