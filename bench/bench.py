@@ -290,10 +290,14 @@ def sec_dict(cfg, res):
     rounds = cfg.dict_rounds
     log(f"dict: {n} entries, {s} small-dict ops, {rounds} rounds per build")
     lto = os.path.join(cfg.out, "bin", "dict_bench_c_lto")
+    inline = os.path.join(cfg.out, "bin", "dict_bench_rs_inline")
     runs = [("dict", b) for b in BUILDS]
     if os.path.exists(lto):
         bins["c_lto"] = lto
         runs.append(("dict-lto", "c_lto"))
+        if os.path.exists(inline):
+            bins["rs_inline"] = inline
+            runs.append(("dict-lto", "rs_inline"))
     for rnd in range(rounds):
         order = runs if rnd % 2 == 0 else runs[::-1]
         for section, b in order:
@@ -303,13 +307,16 @@ def sec_dict(cfg, res):
             for line in p.stdout.splitlines():
                 phase, value, unit, _ops = line.split("\t")
                 if b == "c_lto":
-                    # Context: Rust vs the C dict inlined by LTO (as in valkey-server). No target.
+                    # Context: the C dict inlined by LTO (as in valkey-server). No target.
                     res.add("dict-lto", phase, unit, "lower-info", "c", rnd, float(value))
+                elif b == "rs_inline":
+                    # ... against the library with the inline header (as in valkey-server).
+                    res.add("dict-lto", phase, unit, "lower-info", "rs", rnd, float(value))
                 else:
                     res.add("dict", phase, unit, "lower", b, rnd, float(value))
         log(f"dict: round {rnd + 1}/{rounds} done")
-    if os.path.exists(lto):
-        # The Rust side of dict-lto is the same samples as the dict section's Rust side.
+    if os.path.exists(lto) and not os.path.exists(inline):
+        # Without the inline build, the Rust side of dict-lto is the dict section's Rust side.
         for line in open(res.path):
             f = line.rstrip("\n").split("\t")
             if f[0] == "dict" and f[4] == "rs":

@@ -8,9 +8,12 @@
 # linked without -flto (the fat objects' regular code), so neither dict is inlined into
 # the benchmark loop: both are called through the same C ABI.
 #
-#   bench/build-dict-bench.sh VALKEY_C_TREE RUST_LIB OUT_DIR
+#   OUT/dict_bench_rs_inline  (context) the library with the inline header, as valkey-server's
+#                              C callers get it (needs the patched tree: RUST_TREE)
+#
+#   bench/build-dict-bench.sh VALKEY_C_TREE RUST_LIB OUT_DIR [RUST_TREE]
 set -euo pipefail
-tree=${1:?usage: build-dict-bench.sh VALKEY_C_TREE RUST_LIB OUT_DIR}
+tree=${1:?usage: build-dict-bench.sh VALKEY_C_TREE RUST_LIB OUT_DIR [RUST_TREE]}
 rustlib=${2:?rust library path}
 out=${3:?output dir}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -44,6 +47,19 @@ if $CC -std=gnu11 -O3 -flto -fno-omit-frame-pointer -DUSE_JEMALLOC -I"$src" -I"$
 else
     rm -f "$out/dict_bench_c_lto"
     echo "build-dict-bench: no LTO build of the C variant (compiler without -flto); skipped" >&2
+fi
+
+# Context too: the Rust library as valkey-server's C callers see it under USE_RUST_CORE:
+# compiled against the patched dict.h (RS_TREE, 4th argument), which includes
+# include/valkey_rs_core_inline.h (inline dictNext/dictGetKey/dictGetVal).
+rs_tree=${4:-}
+if [ -n "$rs_tree" ] && grep -q valkey_rs_core_inline.h "$rs_tree/src/dict.h" 2>/dev/null; then
+    $CC -std=gnu11 -O2 -g -fno-omit-frame-pointer -Wall -Wextra -Wno-unused-parameter \
+        -DUSE_JEMALLOC -DUSE_RUST_CORE -I"$rs_tree/src" -I"$here/../include" -I"$tree/deps/jemalloc/include" \
+        -c "$here/dict_bench.c" -o "$out/dict_bench_inline.o"
+    $CC -o "$out/dict_bench_rs_inline" "$out/dict_bench_inline.o" "${common[@]}" "$rustlib" "${libs[@]}"
+else
+    rm -f "$out/dict_bench_rs_inline"
 fi
 
 # Sanity: the Rust binary must not contain dict.c's code, the C one must.

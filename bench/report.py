@@ -19,8 +19,9 @@ import sys
 
 SECTION_TITLE = {
     "dict": "dict microbenchmark (bench/dict_bench.c; dict.o vs libvalkey_rs_core.a)",
-    "dict-lto": "context: the same dict benchmark, C side link-time-optimised into the caller as inside "
-                "valkey-server (C's dict calls get inlined; the Rust library's cannot be)",
+    "dict-lto": "context: the dict benchmark as inside valkey-server: C side link-time-optimised into the "
+                "caller (GCC inlines dict.c's calls), Rust side compiled against the patched dict.h "
+                "(include/valkey_rs_core_inline.h inlines dictNext/dictGetKey/dictGetVal)",
     "gtest": "Valkey's gtest DictTest.DISABLED_dictBenchmark",
     "e2e": "end to end: valkey-benchmark -c 50 -r 100000 (throughput)",
     "e2e-cpu": "end to end: server main-thread CPU per request (schedstat; robust to machine load)",

@@ -55,7 +55,7 @@ $cargo build --release --quiet
 
 if has dict; then
     say "dict microbenchmark binaries"
-    bench/build-dict-bench.sh "$c_tree" "$rustlib" "$out/bin"
+    bench/build-dict-bench.sh "$c_tree" "$rustlib" "$out/bin" "$rs_tree"
 fi
 
 if has gtest; then
