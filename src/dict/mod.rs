@@ -970,6 +970,7 @@ unsafe fn next_bucket(it: &mut dictIterator) -> *mut dictEntry {
             }
         }
         if index < walk.prefetch_below {
+            // In bounds: index + DISTANCE < prefetch_below + DISTANCE == size.
             prefetch(*walk.buckets.add((index + ITER_PREFETCH_DISTANCE) as usize));
         }
         let e = *walk.buckets.add(index as usize);
