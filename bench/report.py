@@ -117,9 +117,9 @@ def main():
                                + (f", Rust/C {ratio:.3f}" if ratio is not None else ""))
         if ratio is not None and d["better"] in ("lower", "lower-1pct", "higher"):
             chart.append((f"{section}: {metric}", ratio, d["better"]))
-    prof = os.path.join(out, "profile", "profile.md")
-    if os.path.exists(prof):
-        lines += ["", open(prof).read().replace("### dict instruction counts", "### dict instruction counts").strip()]
+    for prof in (os.path.join(out, "profile", "profile.md"), os.path.join(out, "server-profile", "server-profile.md")):
+        if os.path.exists(prof):
+            lines += ["", open(prof).read().strip()]
     lines += ["", "### Targets missed", ""]
     lines += [f"- {x}" for x in regressions] or ["- none"]
     text = "\n".join(lines) + "\n"

@@ -84,7 +84,7 @@ rm -rf "$snap"
 for pair in "c:$c_tree" "rs:$rs_tree"; do
     b=${pair%%:*} t=${pair#*:}
     mkdir -p "$snap/$b/src/unit"
-    for f in src/valkey-server src/valkey-benchmark src/unit/valkey-unit-gtests; do
+    for f in src/valkey-server src/valkey-benchmark src/valkey-cli src/unit/valkey-unit-gtests; do
         wait_exec "$t/$f" || continue
         cp "$t/$f" "$snap/$b/$f"
     done
@@ -124,6 +124,11 @@ python3 bench/bench.py "${args[@]}"
 if has dict && [ "${BENCH_PROFILE:-1}" = 1 ] && command -v valgrind >/dev/null; then
     say "dict instruction counts (callgrind; BENCH_PROFILE=0 skips)"
     bench/profile.sh "$out/bin" "$out/profile" 100000 200000 >/dev/null
+fi
+if has e2e && [ "${BENCH_PROFILE:-1}" = 1 ] && command -v valgrind >/dev/null; then
+    say "server instructions per request (callgrind; BENCH_PROFILE=0 skips)"
+    BENCH_PORT=${BENCH_PORT:-17400} bench/server_profile.sh "$snap/c" "$snap/rs" "$out/server-profile" \
+        $([ "$quick" = 1 ] && echo 5000 || echo 20000) >/dev/null
 fi
 echo "- load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$out/meta.md"
 say "results ($out/results.md)"

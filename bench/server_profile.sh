@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# Server instructions per request, C build vs Rust build, under valgrind --tool=callgrind.
+# The end-to-end section's req/s and CPU figures move by several % with machine load;
+# instruction counts do not, so this is the repeatable end-to-end comparison.
+#
+#   bench/server_profile.sh C_TREE RS_TREE OUT_DIR [REQUESTS]
+#   -> OUT_DIR/server-profile.md (Ir/request per command, Rust/C),
+#      OUT_DIR/server.{c,rs}.<pid>.N (one callgrind dump per command, for callgrind_annotate)
+#
+# Each build: one valkey-server under callgrind with instrumentation off until the data
+# set is loaded (a script, a function library, 2000 pattern subscriptions on one idle
+# connection), then per command: instrumentation on, valkey-benchmark -c 10 -P 16 -n REQUESTS
+# (the C build's), dump. Loopback only; the ports are BENCH_PORT+10 and +11. The servers run
+# with hz 1: serverCron's work depends on wall time, which callgrind stretches by varying
+# amounts; at the default hz 10 it added up to ~2% to one build's count and not the other's.
+set -euo pipefail
+c_tree=${1:?usage: server_profile.sh C_TREE RS_TREE OUT_DIR [REQUESTS]}
+rs_tree=${2:?rs tree}
+out=${3:?out dir}
+n=${4:-20000}
+base=${BENCH_PORT:-17400}
+command -v valgrind >/dev/null || { echo "server_profile.sh: valgrind not installed" >&2; exit 1; }
+command -v callgrind_control >/dev/null || { echo "server_profile.sh: callgrind_control missing" >&2; exit 1; }
+mkdir -p "$out"
+rm -f "$out"/server.c.* "$out"/server.rs.*
+bench_bin="$c_tree/src/valkey-benchmark"
+cli="$c_tree/src/valkey-cli"
+
+# name|valkey-benchmark arguments (after -q)
+cmds=(
+    "SET|-t set -r 100000"
+    "GET|-t get -r 100000"
+    "INCR|-t incr -r 100000"
+    "LPUSH|-t lpush -r 100000"
+    "SADD|-t sadd -r 100000"
+    "HSET|-t hset -r 100000"
+    "ZADD|-t zadd -r 100000"
+    "EVALSHA|evalsha __SHA__ 0"
+    "FCALL|fcall f1 0"
+    "PUBLISH, 2000 patterns subscribed|-r 100000 publish chan:__rand_int__ hello"
+)
+
+profile() { # tag tree port
+    local tag=$1 tree=$2 port=$3 pid sha i sub
+    valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$out/server.$tag.%p" \
+        "$tree/src/valkey-server" --port "$port" --bind 127.0.0.1 --save "" --appendonly no --hz 1 \
+        >"$out/server.$tag.log" 2>&1 &
+    pid=$!
+    for i in $(seq 120); do "$cli" -p "$port" ping >/dev/null 2>&1 && break; sleep 0.5; done
+    sha=$("$cli" -p "$port" script load "return 1 + #KEYS")
+    "$cli" -p "$port" function load "#!lua name=lib1
+redis.register_function('f1', function(keys, args) return 1 end)" >/dev/null
+    # 2000 patterns (none matches chan:*) on one idle connection: PUBLISH walks them all.
+    "$cli" -p "$port" psubscribe $(seq -f 'pat:%g:*' 1 2000) >/dev/null 2>&1 </dev/null &
+    sub=$!
+    for i in $(seq 120); do
+        [ "$("$cli" -p "$port" pubsub numpat 2>/dev/null)" = 2000 ] && break; sleep 0.5
+    done
+    callgrind_control -i on "$pid" >/dev/null
+    for entry in "${cmds[@]}"; do
+        local name=${entry%%|*} args=${entry#*|}
+        args=${args//__SHA__/$sha}
+        # shellcheck disable=SC2086
+        "$bench_bin" -p "$port" -c 10 -n "$n" -P 16 -q $args >/dev/null
+        callgrind_control -d "$name" "$pid" >/dev/null
+    done
+    kill "$sub" 2>/dev/null || true
+    wait "$sub" 2>/dev/null || true
+    "$cli" -p "$port" shutdown nosave >/dev/null 2>&1 || true
+    wait "$pid" 2>/dev/null || true
+}
+profile c "$c_tree" $((base + 10))
+profile rs "$rs_tree" $((base + 11))
+
+python3 - "$out" "$n" <<'PY'
+import glob, os, re, sys
+out, n = sys.argv[1], int(sys.argv[2])
+def load(tag):
+    ir = {}
+    for path in glob.glob(os.path.join(out, f"server.{tag}.*")):
+        if path.endswith(".log"):
+            continue
+        name = tot = None
+        for line in open(path, errors="replace"):
+            m = re.match(r"desc: Trigger: Client Request: dump (.+)$|desc: Trigger: dump (.+)$", line)
+            if m: name = (m.group(1) or m.group(2)).strip()
+            m = re.match(r"totals: (\d+)", line)
+            if m: tot = int(m.group(1))
+        if name and tot is not None:
+            ir[name] = (tot / n, os.path.basename(path))
+    return ir
+c, r = load("c"), load("rs")
+lines = ["### server instructions per request (callgrind; valkey-benchmark -c 10 -P 16, %d requests per command)" % n, "",
+         "Everything the server executes per request (networking, command, dict, allocator), same client, C build vs Rust build. "
+         "Independent of machine load.", "",
+         "| command | C Ir/req | Rust Ir/req | Rust/C | dumps (C, Rust) |", "| --- | ---: | ---: | ---: | --- |"]
+for name in sorted((e for e in c if e in r), key=lambda e: int(c[e][1].rsplit(".", 1)[1])):
+    (ci, cf), (ri, rf) = c[name], r[name]
+    ratio = ri / ci
+    lines.append(f"| {name} | {ci:,.0f} | {ri:,.0f} | {ratio:.3f}{' **>1**' if ratio > 1.005 else ''} | {cf}, {rf} |")
+open(os.path.join(out, "server-profile.md"), "w").write("\n".join(lines) + "\n")
+print("\n".join(lines))
+PY
