@@ -109,12 +109,20 @@ pub(crate) fn wang_hash64(mut hash: u64) -> u64 {
     hash.wrapping_add(hash << 31)
 }
 
-pub(crate) fn gen_hash(key: &[u8]) -> u64 {
-    siphash::siphash(key, HASH_SEED.get())
+/// `dictGenHashFunction`: SipHash-1-2 with the global seed.
+///
+/// # Safety
+/// `key` is valid for reads of `len` bytes (anything when `len` is 0).
+pub(crate) unsafe fn gen_hash(key: *const u8, len: usize) -> u64 {
+    siphash::hash_raw(key, len, HASH_SEED.get(), false)
 }
 
-pub(crate) fn gen_case_hash(key: &[u8]) -> u64 {
-    siphash::siphash_nocase(key, HASH_SEED.get())
+/// `dictGenCaseHashFunction`: the same with A-Z folded to a-z.
+///
+/// # Safety
+/// As [`gen_hash`].
+pub(crate) unsafe fn gen_case_hash(key: *const u8, len: usize) -> u64 {
+    siphash::hash_raw(key, len, HASH_SEED.get(), true)
 }
 
 /// Wall-clock milliseconds, as dict.c's `timeInMilliseconds` (gettimeofday).

@@ -46,20 +46,18 @@ fn fold(w: u64, nocase: bool) -> u64 {
     }
 }
 
-/// The last `len % 8` bytes as a little-endian word. One arm per length
-/// (a jump table, like siphash.c's `switch`), each with the widest loads
-/// that fit: a byte loop mispredicted on keys of mixed lengths.
+/// The last `n` (< 8) bytes at `p` as a little-endian word. One arm per
+/// length (a jump table, like siphash.c's `switch`), each with the widest
+/// loads that fit: a byte loop mispredicted on keys of mixed lengths.
+///
+/// # Safety
+/// `p` is valid for reads of `n` bytes; nothing is read when `n` is 0.
 #[inline(always)]
-fn tail(t: &[u8], nocase: bool) -> u64 {
-    fold(tail_bytes(t), nocase)
-}
-
-#[inline(always)]
-fn tail_bytes(t: &[u8]) -> u64 {
-    let b = |i: usize| u64::from(t[i]);
-    let w16 = |i: usize| b(i) | b(i + 1) << 8;
-    let w32 = |i: usize| w16(i) | w16(i + 2) << 16;
-    match t.len() {
+unsafe fn tail(p: *const u8, n: usize) -> u64 {
+    let b = |i: usize| u64::from(*p.add(i));
+    let w16 = |i: usize| u64::from(u16::from_le(p.add(i).cast::<u16>().read_unaligned()));
+    let w32 = |i: usize| u64::from(u32::from_le(p.add(i).cast::<u32>().read_unaligned()));
+    match n {
         7 => w32(0) | w16(4) << 32 | b(6) << 48,
         6 => w32(0) | w16(4) << 32,
         5 => w32(0) | b(4) << 32,
@@ -71,8 +69,14 @@ fn tail_bytes(t: &[u8]) -> u64 {
     }
 }
 
+/// SipHash-1-2 of `len` bytes at `p`. Walks a pointer rather than a slice
+/// index: one register fewer, which spared a callee-saved spill per call.
+///
+/// # Safety
+/// `p` is valid for reads of `len` bytes; when `len` is 0 it is never read
+/// and may be anything (C callers pass NULL with a zero length).
 #[inline(always)]
-fn hash(input: &[u8], k: &[u8; 16], nocase: bool) -> u64 {
+pub(crate) unsafe fn hash_raw(p: *const u8, len: usize, k: &[u8; 16], nocase: bool) -> u64 {
     let k0 = u64::from_le_bytes(k[0..8].try_into().unwrap());
     let k1 = u64::from_le_bytes(k[8..16].try_into().unwrap());
     let mut v = [
@@ -81,14 +85,15 @@ fn hash(input: &[u8], k: &[u8; 16], nocase: bool) -> u64 {
         0x6c79_6765_6e65_7261 ^ k0,
         0x7465_6462_7974_6573 ^ k1,
     ];
-    let mut chunks = input.chunks_exact(8);
-    for chunk in &mut chunks {
-        let m = fold(u64::from_le_bytes(chunk.try_into().unwrap()), nocase);
+    let mut q = p;
+    for _ in 0..len / 8 {
+        let m = fold(u64::from_le(q.cast::<u64>().read_unaligned()), nocase);
         v[3] ^= m;
         sipround(&mut v);
         v[0] ^= m;
+        q = q.add(8);
     }
-    let b = ((input.len() as u64) << 56) | tail(chunks.remainder(), nocase);
+    let b = ((len as u64) << 56) | fold(tail(q, len & 7), nocase);
     v[3] ^= b;
     sipround(&mut v);
     v[0] ^= b;
@@ -98,14 +103,18 @@ fn hash(input: &[u8], k: &[u8; 16], nocase: bool) -> u64 {
     v[0] ^ v[1] ^ v[2] ^ v[3]
 }
 
-/// Valkey's `siphash`.
+/// Valkey's `siphash` over a slice (the tests' entry point).
+#[cfg(test)]
 pub(crate) fn siphash(input: &[u8], k: &[u8; 16]) -> u64 {
-    hash(input, k, false)
+    // SAFETY: a slice is valid for reads of its length.
+    unsafe { hash_raw(input.as_ptr(), input.len(), k, false) }
 }
 
 /// Valkey's `siphash_nocase`: A-Z folded to a-z before hashing.
+#[cfg(test)]
 pub(crate) fn siphash_nocase(input: &[u8], k: &[u8; 16]) -> u64 {
-    hash(input, k, true)
+    // SAFETY: a slice is valid for reads of its length.
+    unsafe { hash_raw(input.as_ptr(), input.len(), k, true) }
 }
 
 #[cfg(test)]

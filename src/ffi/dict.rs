@@ -326,21 +326,13 @@ pub unsafe extern "C" fn dictGetSomeKeys(
 /// SipHash-1-2 of `len` bytes at `key` with the global seed.
 #[no_mangle]
 pub unsafe extern "C" fn dictGenHashFunction(key: *const c_void, len: usize) -> u64 {
-    table::gen_hash(bytes(key.cast(), len))
+    table::gen_hash(key.cast(), len)
 }
 
 /// Case-insensitive (ASCII) SipHash-1-2 with the global seed.
 #[no_mangle]
 pub unsafe extern "C" fn dictGenCaseHashFunction(buf: *const c_uchar, len: usize) -> u64 {
-    table::gen_case_hash(bytes(buf, len))
-}
-
-unsafe fn bytes<'a>(p: *const u8, len: usize) -> &'a [u8] {
-    if len == 0 {
-        &[]
-    } else {
-        core::slice::from_raw_parts(p, len)
-    }
+    table::gen_case_hash(buf, len)
 }
 
 /// Frees every entry and both tables, keeping the dict; `callback` (may be

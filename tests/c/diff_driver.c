@@ -502,6 +502,9 @@ static void phase_globals(void) {
         T("hash len=%d gen=%016llx case=%016llx", len, (unsigned long long)dictGenHashFunction(buf, len),
           (unsigned long long)dictGenCaseHashFunction(buf, len));
     }
+    /* A zero length never reads the pointer (C callers pass NULL). */
+    T("hash NULL len=0 gen=%016llx case=%016llx", (unsigned long long)dictGenHashFunction(NULL, 0),
+      (unsigned long long)dictGenCaseHashFunction(NULL, 0));
     const char *words[] = {"", "a", "A", "hello", "HeLLo", "HELLO", "foo:bar:baz", "\xff\xfe\x80", "1234567",
                            "12345678", "123456789"};
     for (size_t i = 0; i < sizeof(words) / sizeof(*words); i++)
