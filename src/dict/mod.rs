@@ -930,15 +930,25 @@ pub(crate) unsafe fn reset_iterator(iter: *mut dictIterator) {
 #[inline(always)]
 pub(crate) unsafe fn next(iter: *mut dictIterator) -> *mut dictEntry {
     let it = &mut *iter;
-    if !it.entry.is_null() {
-        // Common case: the rest of the current chain.
-        let e = it.nextEntry;
-        if !e.is_null() {
-            it.entry = e;
-            it.nextEntry = (*e).next;
-            return e;
-        }
-    } else if it.index == -1 && it.table == 0 {
+    if it.entry.is_null() {
+        // First call, or past the end: out of line, so the hot path below
+        // makes no call that would need callee-saved registers.
+        return next_from_start_or_end(it);
+    }
+    // Common case: the rest of the current chain.
+    let e = it.nextEntry;
+    if !e.is_null() {
+        it.entry = e;
+        it.nextEntry = (*e).next;
+        return e;
+    }
+    next_bucket(it)
+}
+
+#[cold]
+#[inline(never)]
+unsafe fn next_from_start_or_end(it: &mut dictIterator) -> *mut dictEntry {
+    if it.index == -1 && it.table == 0 {
         start_iteration(it);
     }
     next_bucket(it)
@@ -963,27 +973,27 @@ unsafe fn start_iteration(it: &mut dictIterator) {
 /// rehashing), with the cursor in locals and stored back once.
 unsafe fn next_bucket(it: &mut dictIterator) -> *mut dictEntry {
     let d = it.d;
-    let mut table = it.table as usize;
+    // 0 or 1 in a valid iterator; mapping anything else to 1 keeps the
+    // indexing below free of a bounds check (and of its panic call).
+    let mut table = usize::from(it.table != 0);
     let mut index = it.index;
-    let mut walk = BucketWalk::of(d, table);
     let e = loop {
-        index += 1;
-        if index >= walk.size {
-            if table == 0 && is_rehashing(d) {
-                table = 1;
-                index = 0;
-                walk = BucketWalk::of(d, 1);
-            } else {
-                break null_mut();
-            }
-        }
-        if index < walk.prefetch_below {
-            // In bounds: index + DISTANCE < prefetch_below + DISTANCE == size.
-            prefetch(*walk.buckets.add((index + ITER_PREFETCH_DISTANCE) as usize));
-        }
-        let e = *walk.buckets.add(index as usize);
+        let walk = BucketWalk::of(d, table);
+        let (i, e) = if walk.prefetch_below > 0 {
+            walk.scan::<true>(index)
+        } else {
+            walk.scan::<false>(index)
+        };
+        index = i;
         if !e.is_null() {
             break e;
+        }
+        // End of this table (index == its size): table 1 next, or the end.
+        if table == 0 && is_rehashing(d) {
+            table = 1;
+            index = -1;
+        } else {
+            break null_mut();
         }
     };
     it.table = table as c_int;
@@ -1014,6 +1024,27 @@ const ITER_PREFETCH_DISTANCE: c_long = 16;
 const ITER_PREFETCH_MIN_BUCKETS: c_long = if cfg!(miri) { 64 } else { 1 << 14 };
 
 impl BucketWalk {
+    /// The first non-empty bucket after `index` and its index, or
+    /// `(size, NULL)`. Two instances, so the loop over a small table carries
+    /// no look-ahead test at all.
+    #[inline(always)]
+    unsafe fn scan<const PREFETCH: bool>(&self, mut index: c_long) -> (c_long, *mut dictEntry) {
+        loop {
+            index += 1;
+            if index >= self.size {
+                return (self.size, null_mut());
+            }
+            if PREFETCH && index < self.prefetch_below {
+                // In bounds: index + DISTANCE < prefetch_below + DISTANCE == size.
+                prefetch(*self.buckets.add((index + ITER_PREFETCH_DISTANCE) as usize));
+            }
+            let e = *self.buckets.add(index as usize);
+            if !e.is_null() {
+                return (index, e);
+            }
+        }
+    }
+
     #[inline(always)]
     unsafe fn of(d: *const dict, table: usize) -> Self {
         let size = ht_size((*d).ht_size_exp[table]) as c_long;
