@@ -91,7 +91,7 @@ test:
 	@$(MAKE) --no-print-directory test-gtest
 	$(call stage,8/10,shutdown with lazyfree work queued (tests/reliability/shutdown_lazyfree.py))
 	@$(MAKE) --no-print-directory test-shutdown
-	$(call stage,9/10,panic policy: dict assertion and lazyfree worker panic end in Valkey's crash report (tests/reliability/panic_policy.sh))
+	$(call stage,9/10,panic policy: dict assertion and lazyfree worker panic end in the Valkey crash report (tests/reliability/panic_policy.sh))
 	@$(MAKE) --no-print-directory test-panic
 	$(call stage,10/10,upstream Tcl suite on $(VALKEY_DIR) (runtest --clients $(TCL_CLIENTS)))
 	@$(MAKE) --no-print-directory test-tcl
