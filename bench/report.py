@@ -117,7 +117,8 @@ def main():
                                + (f", Rust/C {ratio:.3f}" if ratio is not None else ""))
         if ratio is not None and d["better"] in ("lower", "lower-1pct", "higher"):
             chart.append((f"{section}: {metric}", ratio, d["better"]))
-    for prof in (os.path.join(out, "profile", "profile.md"), os.path.join(out, "server-profile", "server-profile.md")):
+    for prof in (os.path.join(out, "profile", "profile.md"), os.path.join(out, "server-profile", "server-profile.md"),
+                 os.path.join(out, "flush-profile", "flush-profile.md")):
         if os.path.exists(prof):
             lines += ["", open(prof).read().strip()]
     lines += ["", "### Targets missed", ""]

@@ -48,7 +48,7 @@ done
 command -v python3 >/dev/null || { echo "bench: python3 is needed" >&2; exit 1; }
 
 mkdir -p "$out"
-rm -rf "$out/raw.tsv" "$out/results.md" "$out/results.png" "$out/profile"
+rm -rf "$out/raw.tsv" "$out/results.md" "$out/results.png" "$out/profile" "$out/server-profile" "$out/flush-profile"
 
 say "Rust library (cargo build --release)"
 $cargo build --release --quiet
@@ -129,6 +129,11 @@ if has e2e && [ "${BENCH_PROFILE:-1}" = 1 ] && command -v valgrind >/dev/null; t
     say "server instructions per request (callgrind; BENCH_PROFILE=0 skips)"
     BENCH_PORT=${BENCH_PORT:-17400} bench/server_profile.sh "$snap/c" "$snap/rs" "$out/server-profile" \
         $([ "$quick" = 1 ] && echo 5000 || echo 20000) >/dev/null
+fi
+if has flush && [ "${BENCH_PROFILE:-1}" = 1 ] && command -v valgrind >/dev/null; then
+    say "writable-replica FLUSHALL ASYNC main-thread instructions (callgrind; BENCH_PROFILE=0 skips)"
+    BENCH_PORT=${BENCH_PORT:-17400} bench/flush_profile.sh "$snap/c" "$snap/rs" "$out/flush-profile" \
+        $([ "$quick" = 1 ] && echo 50000 || echo 200000) >/dev/null
 fi
 echo "- load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$out/meta.md"
 say "results ($out/results.md)"
