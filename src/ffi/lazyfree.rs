@@ -236,7 +236,17 @@ pub extern "C" fn vkrs_lazyfree_worker_start() {
     }
     WORKER_TID.store(tid, Ordering::Release);
     WORKER_JOINABLE.store(true, Ordering::Release);
+    // Two one-time costs of the first job sent from the main thread are
+    // paid here, at startup, instead of inside the first FLUSHALL ASYNC or
+    // UNLINK: std's handle for the main thread, which the channel's wakers
+    // use to identify the sender, and the channel's first block of slots,
+    // allocated by its first send (a job that does nothing).
+    let _ = std::thread::current();
+    submit(nothing, &[]);
 }
+
+/// The startup job of `vkrs_lazyfree_worker_start`.
+unsafe extern "C" fn nothing(_args: *mut *mut c_void) {}
 
 /// `bioPendingJobsOfType(BIO_LAZY_FREE)`: lazyfree jobs submitted and not
 /// finished. Eviction waits on it, `bioDrainWorker` polls it.
