@@ -116,7 +116,7 @@ def load(tag):
 c, r = load("c"), load("rs")
 lines = ["### server instructions per request (callgrind; valkey-benchmark -c 1 -P 16, %d requests per command)" % n, "",
          "Everything the server executes per request (networking, command, dict, allocator; all threads), same client, "
-         "C build vs Rust build, `--hz 1`. Independent of machine load; two runs agree to about 1% "
+         "C build vs Rust build, `--hz 1`. Independent of machine load; the ratios of two runs agree within about 2% "
          "(event-loop batching and cron runs still vary a little), so only ratios above 1.01 are marked.", "",
          "| command | C Ir/req | Rust Ir/req | Rust/C | dumps (C, Rust) |", "| --- | ---: | ---: | ---: | --- |"]
 byname = lambda d: {name: threads for (_, name), threads in d.items()}
