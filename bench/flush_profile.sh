@@ -20,7 +20,7 @@ nkeys=${4:-200000}
 base=${BENCH_PORT:-17400}
 command -v valgrind >/dev/null || { echo "flush_profile.sh: valgrind not installed" >&2; exit 1; }
 mkdir -p "$out"
-rm -f "$out"/flush.c.* "$out"/flush.rs.*
+rm -rf "$out"/flush.c.* "$out"/flush.rs.* "$out"/primary-* "$out"/replica-*
 cli="$c_tree/src/valkey-cli"
 bench_bin="$c_tree/src/valkey-benchmark"
 pport=$((base + 12))
@@ -50,13 +50,16 @@ drain() {
 
 profile() { # tag tree
     local tag=$1 tree=$2 ppid rpid i
+    # Own data dirs: the replica stores the full sync's RDB in its dir.
+    mkdir -p "$out/primary-$tag" "$out/replica-$tag"
     "$tree/src/valkey-server" --port "$pport" --bind 127.0.0.1 --save "" --appendonly no \
-        >"$out/flush.$tag.primary.log" 2>&1 &
+        --dir "$out/primary-$tag" >"$out/flush.$tag.primary.log" 2>&1 &
     ppid=$!
     valgrind --tool=callgrind --toggle-collect=flushallCommand --dump-after=flushallCommand \
         --callgrind-out-file="$out/flush.$tag.%p" \
         "$tree/src/valkey-server" --port "$rport" --bind 127.0.0.1 --save "" --appendonly no \
-        --replicaof 127.0.0.1 "$pport" --replica-read-only no >"$out/flush.$tag.log" 2>&1 &
+        --dir "$out/replica-$tag" --replicaof 127.0.0.1 "$pport" --replica-read-only no \
+        >"$out/flush.$tag.log" 2>&1 &
     rpid=$!
     for i in $(seq 240); do
         [ "$(field "$rport" replication master_link_status)" = up ] && break
