@@ -26,8 +26,11 @@ bench_bin="$c_tree/src/valkey-benchmark"
 pport=$((base + 12))
 rport=$((base + 13))
 
+# shellcheck source=bench/valkey_info.sh
+. "$(dirname "$0")/valkey_info.sh"
+
 field() { # port section field
-    "$cli" -p "$1" info "$2" 2>/dev/null | tr -d '\r' | sed -n "s/^$3://p"
+    info_field "$cli" "$@"
 }
 
 fill() {
@@ -39,13 +42,7 @@ fill() {
 }
 
 drain() {
-    local i
-    for i in $(seq 600); do
-        [ "$(field "$rport" memory lazyfree_pending_objects)" = 0 ] && return 0
-        sleep 0.2
-    done
-    echo "flush_profile.sh: lazyfree did not drain" >&2
-    exit 1
+    wait_lazyfree_idle "$cli" "$rport" || { echo "flush_profile.sh: lazyfree did not drain" >&2; exit 1; }
 }
 
 profile() { # tag tree

@@ -121,16 +121,19 @@ args=(--out "$out" --rounds "$rounds" --sections "$sections" --c-tree "$snap/c" 
 [ "$quick" = 1 ] && args+=(--quick)
 python3 bench/bench.py "${args[@]}"
 
-if has dict && [ "${BENCH_PROFILE:-1}" = 1 ] && command -v valgrind >/dev/null; then
+# The callgrind instruction counts: with valgrind, unless BENCH_PROFILE=0.
+profiling=0
+[ "${BENCH_PROFILE:-1}" = 1 ] && command -v valgrind >/dev/null && profiling=1
+if has dict && [ "$profiling" = 1 ]; then
     say "dict instruction counts (callgrind; BENCH_PROFILE=0 skips)"
     bench/profile.sh "$out/bin" "$out/profile" 100000 200000 >/dev/null
 fi
-if has e2e && [ "${BENCH_PROFILE:-1}" = 1 ] && command -v valgrind >/dev/null; then
+if has e2e && [ "$profiling" = 1 ]; then
     say "server instructions per request (callgrind; BENCH_PROFILE=0 skips)"
     BENCH_PORT=${BENCH_PORT:-17400} bench/server_profile.sh "$snap/c" "$snap/rs" "$out/server-profile" \
         $([ "$quick" = 1 ] && echo 5000 || echo 20000) >/dev/null
 fi
-if has flush && [ "${BENCH_PROFILE:-1}" = 1 ] && command -v valgrind >/dev/null; then
+if has flush && [ "$profiling" = 1 ]; then
     say "writable-replica FLUSHALL ASYNC main-thread instructions (callgrind; BENCH_PROFILE=0 skips)"
     BENCH_PORT=${BENCH_PORT:-17400} bench/flush_profile.sh "$snap/c" "$snap/rs" "$out/flush-profile" \
         $([ "$quick" = 1 ] && echo 50000 || echo 200000) >/dev/null

@@ -25,6 +25,8 @@ mkdir -p "$out"
 rm -f "$out"/server.c.* "$out"/server.rs.*
 bench_bin="$c_tree/src/valkey-benchmark"
 cli="$c_tree/src/valkey-cli"
+# shellcheck source=bench/valkey_info.sh
+. "$(dirname "$0")/valkey_info.sh"
 
 # name|valkey-benchmark arguments (after -q)
 cmds=(
@@ -78,10 +80,7 @@ redis.register_function('f1', function(keys, args) return 1 end)" >/dev/null
     for c in "unlink z" "unlink s" "flushall async"; do
         # shellcheck disable=SC2086
         "$cli" -p "$port" $c >/dev/null
-        for i in $(seq 600); do
-            [ "$("$cli" -p "$port" info memory | tr -d '\r' | sed -n 's/^lazyfree_pending_objects://p')" = 0 ] && break
-            sleep 0.2
-        done
+        wait_lazyfree_idle "$cli" "$port" || true
     done
     callgrind_control -d "lazyfree" "$pid" >/dev/null
     "$cli" -p "$port" shutdown nosave >/dev/null 2>&1 || true
