@@ -78,6 +78,14 @@ fn ht_mask(exp: i8) -> u64 {
     }
 }
 
+/// `ht_mask` of a table known to be allocated (`exp >= 0`), without the
+/// select for the empty case.
+#[inline(always)]
+fn ht_mask_allocated(exp: i8) -> u64 {
+    debug_assert!(exp >= 0);
+    (1u64 << (exp as u32 & 63)) - 1
+}
+
 #[inline(always)]
 fn policy() -> dictResizeEnable {
     RESIZE_POLICY.load(Ordering::Relaxed)
@@ -542,21 +550,22 @@ unsafe fn find_rehashing(d: *mut dict, key: *const c_void, h: u64) -> *mut dictE
     null_mut()
 }
 
-/// `dictFindPositionForInsert`: NULL (and `*existing`) when the key exists,
-/// otherwise the bucket where `dictInsertAtPosition` will link the entry.
+/// Where `key` goes: the bucket of the table being filled and that table's
+/// index, or None (and `*existing`, if given) when the key exists. Does
+/// dict.c's `dictFindPositionForInsert` work: one rehash step, then the
+/// expand check.
 #[inline(always)]
-pub(crate) unsafe fn find_position_for_insert(
+unsafe fn insert_slot(
     d: *mut dict,
     key: *const c_void,
     existing: *mut *mut dictEntry,
-) -> *mut c_void {
+) -> Option<(*mut *mut dictEntry, usize)> {
     if !existing.is_null() {
         *existing = null_mut();
     }
     let hash = hash_key(d, key);
-    let mut idx = hash & ht_mask((*d).ht_size_exp[0]);
     if is_rehashing(d) {
-        rehash_for_lookup(d, idx);
+        rehash_for_lookup(d, hash & ht_mask((*d).ht_size_exp[0]));
     }
     expand_if_auto_resize_allowed(d);
     if !is_rehashing(d) {
@@ -565,13 +574,14 @@ pub(crate) unsafe fn find_position_for_insert(
         let bucket = bucket_at(d, 0, hash & ht_mask((*d).ht_size_exp[0]));
         let he = chain_find(d, *bucket, key);
         if he.is_null() {
-            return bucket.cast();
+            return Some((bucket, 0));
         }
         if !existing.is_null() {
             *existing = he;
         }
-        return null_mut();
+        return None;
     }
+    let mut idx = hash & ht_mask((*d).ht_size_exp[0]);
     for table in 0..2 {
         if table == 0 && (idx as c_long) < (*d).rehashidx {
             continue;
@@ -582,7 +592,7 @@ pub(crate) unsafe fn find_position_for_insert(
             if !existing.is_null() {
                 *existing = he;
             }
-            return null_mut();
+            return None;
         }
         if !is_rehashing(d) {
             break;
@@ -590,11 +600,40 @@ pub(crate) unsafe fn find_position_for_insert(
     }
     // New entries always go to the table being filled.
     let table = usize::from(is_rehashing(d));
-    bucket_at(d, table, idx).cast()
+    Some((bucket_at(d, table, idx), table))
 }
 
-/// `dictInsertAtPosition`: links a new entry at the head of `position`.
+/// `dictFindPositionForInsert`.
+pub(crate) unsafe fn find_position_for_insert(
+    d: *mut dict,
+    key: *const c_void,
+    existing: *mut *mut dictEntry,
+) -> *mut c_void {
+    match insert_slot(d, key, existing) {
+        Some((bucket, _)) => bucket.cast(),
+        None => null_mut(),
+    }
+}
+
+/// Links a new entry for `key` at the head of `bucket` in `table`.
 #[inline(always)]
+unsafe fn link_new_entry(
+    d: *mut dict,
+    key: *mut c_void,
+    bucket: *mut *mut dictEntry,
+    table: usize,
+) -> *mut dictEntry {
+    let entry = host::valkey_malloc(size_of::<dictEntry>()).cast::<dictEntry>();
+    // The value slot stays uninitialised, as in dict.c; callers set it.
+    ptr::addr_of_mut!((*entry).key).write(key);
+    ptr::addr_of_mut!((*entry).next).write(*bucket);
+    *bucket = entry;
+    (*d).ht_used[table] += 1;
+    entry
+}
+
+/// `dictInsertAtPosition`: links a new entry at the head of `position`,
+/// which must come from `dictFindPositionForInsert` on the unchanged dict.
 pub(crate) unsafe fn insert_at_position(
     d: *mut dict,
     key: *mut c_void,
@@ -605,31 +644,25 @@ pub(crate) unsafe fn insert_at_position(
     let first = (*d).ht_table[table];
     let last = first.wrapping_add(ht_mask((*d).ht_size_exp[table]) as usize);
     vk_assert!(bucket >= first && bucket <= last);
-    let entry = host::valkey_malloc(size_of::<dictEntry>()).cast::<dictEntry>();
-    // The value slot stays uninitialised, as in dict.c; callers set it.
-    ptr::addr_of_mut!((*entry).key).write(key);
-    ptr::addr_of_mut!((*entry).next).write(*bucket);
-    *bucket = entry;
-    (*d).ht_used[table] += 1;
-    entry
+    link_new_entry(d, key, bucket, table)
 }
 
-/// `dictAddRaw`.
+/// `dictAddRaw`. The position comes straight from `insert_slot`, so the
+/// caller-supplied-position check of `dictInsertAtPosition` is not needed.
 #[inline(always)]
 pub(crate) unsafe fn add_raw(
     d: *mut dict,
     key: *mut c_void,
     existing: *mut *mut dictEntry,
 ) -> *mut dictEntry {
-    let position = find_position_for_insert(d, key, existing);
-    if position.is_null() {
+    let Some((bucket, table)) = insert_slot(d, key, existing) else {
         return null_mut();
-    }
+    };
     let key = match dtype(d).keyDup {
         Some(dup) => dup(key),
         None => key,
     };
-    insert_at_position(d, key, position)
+    link_new_entry(d, key, bucket, table)
 }
 
 /// `dictAdd`.
@@ -1080,6 +1113,7 @@ fn prefetch(p: *const dictEntry) {
 // Sampling.
 
 /// `dictGetRandomKey`: a random non-empty bucket, then a random chain element.
+#[inline(always)]
 pub(crate) unsafe fn random_key(d: *mut dict) -> *mut dictEntry {
     if size(d) == 0 {
         return null_mut();
@@ -1104,7 +1138,8 @@ pub(crate) unsafe fn random_key(d: *mut dict) -> *mut dictEntry {
             }
         }
     } else {
-        let m = ht_mask((*d).ht_size_exp[0]);
+        // Not empty and not rehashing: table 0 holds every entry.
+        let m = ht_mask_allocated((*d).ht_size_exp[0]);
         loop {
             he = *bucket_at(d, 0, host::genrand64_int64() & m);
             if !he.is_null() {
@@ -1118,6 +1153,9 @@ pub(crate) unsafe fn random_key(d: *mut dict) -> *mut dictEntry {
         he = (*he).next;
         listlen += 1;
     }
+    // SAFETY: `orighe` is not null, so the loop above ran at least once;
+    // telling LLVM spares the division-by-zero check.
+    core::hint::assert_unchecked(listlen > 0);
     // random() is in [0, 2^31), so the unsigned remainder is dict.c's
     // signed one, without the signed overflow check.
     let mut listele = host::random() as u64 % listlen;

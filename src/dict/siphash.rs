@@ -85,15 +85,34 @@ pub(crate) unsafe fn hash_raw(p: *const u8, len: usize, k: &[u8; 16], nocase: bo
         0x6c79_6765_6e65_7261 ^ k0,
         0x7465_6462_7974_6573 ^ k1,
     ];
-    let mut q = p;
-    for _ in 0..len / 8 {
-        let m = fold(u64::from_le(q.cast::<u64>().read_unaligned()), nocase);
-        v[3] ^= m;
-        sipround(&mut v);
-        v[0] ^= m;
-        q = q.add(8);
-    }
-    let b = ((len as u64) << 56) | fold(tail(q, len & 7), nocase);
+    let len_word = (len as u64) << 56;
+    let last = if len < 8 {
+        tail(p, len)
+    } else {
+        let blocks_end = p.add(len & !7);
+        let mut q = p;
+        loop {
+            let m = fold(u64::from_le(q.cast::<u64>().read_unaligned()), nocase);
+            v[3] ^= m;
+            sipround(&mut v);
+            v[0] ^= m;
+            q = q.add(8);
+            if q == blocks_end {
+                break;
+            }
+        }
+        // The tail is the top bytes of the word that ends the input (it
+        // overlaps the last block): one load and one shift instead of the
+        // jump table's per-length arms.
+        if len & 7 == 0 {
+            0
+        } else {
+            let w = u64::from_le(p.add(len - 8).cast::<u64>().read_unaligned());
+            // 64 - 8 * (len % 8), as a shift count taken mod 64.
+            w >> ((len as u32).wrapping_mul(8).wrapping_neg() & 63)
+        }
+    };
+    let b = len_word | fold(last, nocase);
     v[3] ^= b;
     sipround(&mut v);
     v[0] ^= b;
