@@ -520,14 +520,21 @@ pub(crate) unsafe fn find(d: *mut dict, key: *const c_void) -> *mut dictEntry {
     let h = hash_key(d, key);
     if !is_rehashing(d) {
         // Common case: one table, no rehash work.
-        return chain_find(d, *bucket_at(d, 0, h & ht_mask((*d).ht_size_exp[0])), key);
+        // Not empty and not rehashing: table 0 is allocated.
+        return chain_find(
+            d,
+            *bucket_at(d, 0, h & ht_mask_allocated((*d).ht_size_exp[0])),
+            key,
+        );
     }
     find_rehashing(d, key, h)
 }
 
 #[inline(never)]
 unsafe fn find_rehashing(d: *mut dict, key: *const c_void, h: u64) -> *mut dictEntry {
-    let idx = h & ht_mask((*d).ht_size_exp[0]);
+    // While rehashing both tables are allocated (table 1 is only searched
+    // while still rehashing after the step).
+    let idx = h & ht_mask_allocated((*d).ht_size_exp[0]);
     rehash_for_lookup(d, idx);
     for table in 0..2 {
         // Table-0 buckets below rehashidx are empty (compared with the
@@ -537,7 +544,7 @@ unsafe fn find_rehashing(d: *mut dict, key: *const c_void, h: u64) -> *mut dictE
         }
         let he = chain_find(
             d,
-            *bucket_at(d, table, h & ht_mask((*d).ht_size_exp[table])),
+            *bucket_at(d, table, h & ht_mask_allocated((*d).ht_size_exp[table])),
             key,
         );
         if !he.is_null() {
@@ -711,7 +718,9 @@ unsafe fn generic_delete(d: *mut dict, key: *const c_void, nofree: bool) -> *mut
         return null_mut();
     }
     let h = hash_key(d, key);
-    let mut idx = h & ht_mask((*d).ht_size_exp[0]);
+    // Not empty: table 0 is allocated (also while rehashing, until the step
+    // that completes it), and table 1 is only searched while rehashing.
+    let mut idx = h & ht_mask_allocated((*d).ht_size_exp[0]);
     if !is_rehashing(d) {
         // Common case: one table, no rehash work.
         return unlink_from_chain(d, 0, bucket_at(d, 0, idx), key, nofree);
@@ -721,7 +730,7 @@ unsafe fn generic_delete(d: *mut dict, key: *const c_void, nofree: bool) -> *mut
         if table == 0 && (idx as c_long) < (*d).rehashidx {
             continue;
         }
-        idx = h & ht_mask((*d).ht_size_exp[table]);
+        idx = h & ht_mask_allocated((*d).ht_size_exp[table]);
         let he = unlink_from_chain(d, table, bucket_at(d, table, idx), key, nofree);
         if !he.is_null() {
             return he;
