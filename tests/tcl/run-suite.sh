@@ -7,21 +7,28 @@
 #     drops only their latency assertions (everything else in them still runs).
 #     --no-latency is not given to the main run, where the latency checks pass on C.
 # The --no-latency run follows the main run.
+# Units in TCL_ALONE_UNITS are not excluded: they run whole, every assertion included, in
+# their own runtest after the main run instead of beside 3 other test clients, because
+# their assertions measure thread scheduling (see README.md, "Exclusions").
 #
 #   tests/tcl/run-suite.sh TREE [extra runtest args...]
-#   env: TCL_CLIENTS (default 4), TCL_NO_LATENCY_UNITS (default unit/memefficiency)
+#   env: TCL_CLIENTS (default 4), TCL_NO_LATENCY_UNITS (default unit/memefficiency),
+#        TCL_ALONE_UNITS (default unit/io-threads)
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 tree=$(cd "${1:?usage: run-suite.sh TREE [runtest args...]}" && pwd)
 shift
 clients=${TCL_CLIENTS:-4}
 nolat_units=${TCL_NO_LATENCY_UNITS-unit/memefficiency}
+alone_units=${TCL_ALONE_UNITS-unit/io-threads}
 skipfile="$here/skiplist-c-fails.txt"
 cd "$tree"
 
 main_args=(--clients "$clients" --skipfile "$skipfile")
 nolat_args=(--clients "$clients" --skipfile "$skipfile" --no-latency)
 for u in $nolat_units; do main_args+=(--skipunit "$u"); nolat_args+=(--single "$u"); done
+alone_args=(--clients 1 --skipfile "$skipfile")
+for u in $alone_units; do main_args+=(--skipunit "$u"); alone_args+=(--single "$u"); done
 
 echo "run-suite: ./runtest ${main_args[*]} $*"
 ./runtest "${main_args[@]}" "$@"
@@ -36,5 +43,11 @@ if [ -n "$nolat_units" ]; then
     ./runtest "${nolat_args[@]}" "$@"
     nolat_rc=$?
 fi
-echo "run-suite: main run exit $main_rc, --no-latency run exit $nolat_rc"
-[ "$main_rc" -eq 0 ] && [ "$nolat_rc" -eq 0 ]
+alone_rc=0
+if [ -n "$alone_units" ]; then
+    echo "run-suite: ./runtest ${alone_args[*]} $*"
+    ./runtest "${alone_args[@]}" "$@"
+    alone_rc=$?
+fi
+echo "run-suite: main run exit $main_rc, --no-latency run exit $nolat_rc, alone run exit $alone_rc"
+[ "$main_rc" -eq 0 ] && [ "$nolat_rc" -eq 0 ] && [ "$alone_rc" -eq 0 ]
