@@ -571,8 +571,14 @@ unsafe fn insert_slot(
         *existing = null_mut();
     }
     let hash = hash_key(d, key);
+    // Table 0's index as computed before the rehash step, which the
+    // rehashing loop below compares with rehashidx, as dict.c does. When no
+    // rehash was running, any rehash the expand check starts has rehashidx
+    // 0, which no index is below.
+    let mut idx = 0;
     if is_rehashing(d) {
-        rehash_for_lookup(d, hash & ht_mask((*d).ht_size_exp[0]));
+        idx = hash & ht_mask_allocated((*d).ht_size_exp[0]);
+        rehash_for_lookup(d, idx);
     }
     expand_if_auto_resize_allowed(d);
     if !is_rehashing(d) {
@@ -588,7 +594,6 @@ unsafe fn insert_slot(
         }
         return None;
     }
-    let mut idx = hash & ht_mask((*d).ht_size_exp[0]);
     for table in 0..2 {
         if table == 0 && (idx as c_long) < (*d).rehashidx {
             continue;
