@@ -164,8 +164,9 @@ def _pinning():
     the dict microbenchmark) on another, so client and server never share a core and the
     scheduler never migrates them mid-run. On a loaded 2-core machine this cut the rounds'
     spread from +-2-10 % to +-1-4 %. BENCH_PIN=0 turns it off; it also stays off without
-    taskset or with fewer than two usable CPUs. The flush and lazyfree sections never pin
-    the server: there the lazyfree worker thread must not share the main thread's core."""
+    taskset or with fewer than two usable CPUs. The flush and lazyfree sections do not pin
+    their servers (the lazyfree worker thread must not share the main thread's core), except
+    the flush section's one-CPU replica, whose rows are about exactly that."""
     cpus = sorted(os.sched_getaffinity(0))
     if os.environ.get("BENCH_PIN", "1") == "0" or len(cpus) < 2 or not shutil.which("taskset"):
         return [], []
@@ -594,7 +595,42 @@ def sec_flush(cfg, res):
                 if repl:
                     repl.stop()
                 prim.stop()
+            if PIN_SERVER:
+                flush_on_one_cpu(cfg, res, b, rnd, nkeys)
         log(f"flush: round {rnd + 1}/{cfg.rounds} done")
+
+
+def flush_on_one_cpu(cfg, res, b, rnd, nkeys):
+    """The same writable replica confined to one CPU (taskset), as in a container with one
+    dedicated CPU: the lazyfree worker can only run when the main thread yields the core or
+    is preempted by it. The first FLUSHALL ASYNC of the server is the one whose worker wake-up
+    can preempt the main thread before the reply is written (info rows, see bench/README.md)."""
+    prim = Server(cfg.tree[b], cfg.port, cfg.work)
+    repl = None
+    try:
+        repl = Server(cfg.tree[b], cfg.port + 1, cfg.work,
+                      ["--replicaof", "127.0.0.1", str(cfg.port), "--replica-read-only", "no"], pin=True)
+        c = repl.conn()
+        if wait_until(lambda: c.info("replication").get("master_link_status") == "up", 60, 0.05) is None:
+            raise RuntimeError("replica did not connect")
+        fill_replica_with_ttl(cfg, repl.port, nkeys)
+        if int(c.info("everything")["slave_expires_tracked_keys"]) != nkeys:
+            raise RuntimeError("one-CPU replica does not track every key")
+        c.cmd("CONFIG", "RESETSTAT")
+        t0 = time.perf_counter()
+        c.cmd("FLUSHALL", "ASYNC")
+        reply_s = time.perf_counter() - t0
+        if drain(c, 300) is None:
+            raise RuntimeError("lazyfree did not drain after FLUSHALL on one CPU")
+        tag = f"FLUSHALL ASYNC, replica on one CPU, first flush, {nkeys // 1000}k tracked keys"
+        res.add("flush", f"{tag}: main thread (cmdstat usec)", "us", "lower-info", b, rnd,
+                cmdstat_usec(c.info("everything"), "flushall"))
+        res.add("flush", f"{tag}: reply latency (client)", "ms", "lower-info", b, rnd, reply_s * 1e3)
+        c.close()
+    finally:
+        if repl:
+            repl.stop()
+        prim.stop()
 
 
 # ---------------------------------------------------------------- section: lazyfree throughput
