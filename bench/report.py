@@ -60,10 +60,13 @@ def load(path):
         f = line.rstrip("\n").split("\t")
         if len(f) != 7:
             continue
-        section, metric, unit, better, build, _rnd, value = f
+        section, metric, unit, better, build, rnd, value = f
         key = (section, metric)
-        d = data.setdefault(key, {"unit": unit, "better": better, "c": [], "rs": []})
-        d[build].append(float(value) if value not in ("None", "") else None)
+        d = data.setdefault(key, {"unit": unit, "better": better, "c": [], "rs": [], "by_round": {}})
+        v = float(value) if value not in ("None", "") else None
+        d[build].append(v)
+        if v is not None:
+            d["by_round"].setdefault(rnd, {})[build] = v
     order = list(collections.OrderedDict.fromkeys(k[0] for k in data))
     return collections.OrderedDict(sorted(data.items(), key=lambda kv: order.index(kv[0][0])))
 
@@ -85,6 +88,18 @@ def verdict(better, c, r):
     return ratio, "(info)"
 
 
+def rounds_won(better, by_round):
+    """In how many rounds Rust beat C, each round against the C run next to it (the builds
+    alternate within a round): a sign test of the medians' verdict. 'k/n', or '-'."""
+    if better not in ("lower", "lower-1pct", "higher"):
+        return "-"
+    pairs = [(x["c"], x["rs"]) for x in by_round.values() if "c" in x and "rs" in x]
+    if not pairs:
+        return "-"
+    won = sum((r < c) if better != "higher" else (r > c) for c, r in pairs)
+    return f"{won}/{len(pairs)}"
+
+
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else "build/bench"
     data = load(os.path.join(out, "raw.tsv"))
@@ -92,7 +107,8 @@ def main():
     lines = ["# valkey-rs-core: make bench results", "", meta.strip(), "",
              "Medians over the rounds; every ratio is Rust/C of the medians "
              "(< 1 means Rust is faster or smaller for times and sizes, > 1 means faster for req/s). "
-             "spread: half the min-max range of the rounds relative to the median (machine noise).", ""]
+             "spread: half the min-max range of the rounds relative to the median (machine noise). "
+             "Rust won: rounds in which Rust beat the C run of the same round.", ""]
     current = None
     chart = []
     regressions = []
@@ -100,8 +116,8 @@ def main():
         if section != current:
             current = section
             lines += ["", f"### {SECTION_TITLE.get(section, section)}", "",
-                      "| metric | unit | C median | Rust median | Rust/C | target | spread C/Rust | n |",
-                      "| --- | --- | ---: | ---: | ---: | --- | --- | --- |"]
+                      "| metric | unit | C median | Rust median | Rust/C | target | spread C/Rust | Rust won | n |",
+                      "| --- | --- | ---: | ---: | ---: | --- | --- | --- | --- |"]
         cs = [x for x in d["c"] if x is not None]
         rs = [x for x in d["rs"] if x is not None]
         c = statistics.median(cs) if cs else None
@@ -111,10 +127,12 @@ def main():
         mark = f"**{v}**" if v in ("MISSED", "DIFFERENT") else v
         lines.append(f"| {metric} | {d['unit']} | {fmt(c)} | {fmt(r)} | "
                      f"{'-' if ratio is None else f'{ratio:.3f}'} | {target} {mark} | {spread(cs)}/{spread(rs)} | "
-                     f"{len(cs)}/{len(rs)} |")
+                     f"{rounds_won(d['better'], d['by_round'])} | {len(cs)}/{len(rs)} |")
         if v in ("MISSED", "DIFFERENT"):
             regressions.append(f"{section} / {metric}: C {fmt(c)} {d['unit']}, Rust {fmt(r)} {d['unit']}"
-                               + (f", Rust/C {ratio:.3f}" if ratio is not None else ""))
+                               + (f", Rust/C {ratio:.3f}" if ratio is not None else "")
+                               + (f", Rust won {w} rounds" if (w := rounds_won(d["better"], d["by_round"])) != "-"
+                                  else ""))
         if ratio is not None and d["better"] in ("lower", "lower-1pct", "higher"):
             chart.append((f"{section}: {metric}", ratio, d["better"]))
     for prof in (os.path.join(out, "profile", "profile.md"), os.path.join(out, "server-profile", "server-profile.md"),
