@@ -44,7 +44,7 @@ cmds=(
 
 profile() { # tag tree port
     local tag=$1 tree=$2 port=$3 pid sha i sub
-    valgrind --tool=callgrind --separate-threads=yes --instr-atstart=no --callgrind-out-file="$out/server.$tag.%p" \
+    valgrind --tool=callgrind --cache-sim=yes --branch-sim=yes --separate-threads=yes --instr-atstart=no --callgrind-out-file="$out/server.$tag.%p" \
         "$tree/src/valkey-server" --port "$port" --bind 127.0.0.1 --save "" --appendonly no --hz 1 \
         >"$out/server.$tag.log" 2>&1 &
     pid=$!
@@ -94,7 +94,8 @@ import glob, os, re, sys
 from collections import defaultdict
 out, n = sys.argv[1], int(sys.argv[2])
 def load(tag):
-    """dump name -> {thread: (total Ir, file, is_lazyfree_worker)}, for files server.TAG.PID.N-TT."""
+    """dump name -> {thread: (total Ir, file, is_lazyfree_worker, {event: total})}, for files
+    server.TAG.PID.N-TT. The events beyond Ir are callgrind's cache and branch simulation."""
     dumps = defaultdict(dict)
     for path in glob.glob(os.path.join(out, f"server.{tag}.*.*-*")):
         m = re.search(r"\.(\d+)-(\d+)$", path)
@@ -102,22 +103,33 @@ def load(tag):
             continue
         name = tot = None
         worker = False
+        events, ev = [], {}
         for line in open(path, errors="replace"):
             mm = re.match(r"desc: Trigger: (?:Client Request: )?dump (.+)$", line)
             if mm: name = mm.group(1).strip()
+            if line.startswith("events:"):
+                events = line.split()[1:]
             mm = re.match(r"totals: (\d+)", line)
-            if mm: tot = int(mm.group(1))
+            if mm:
+                tot = int(mm.group(1))
+                vals = [int(x) for x in line.split()[1:]]
+                ev = dict(zip(events, vals + [0] * (len(events) - len(vals))))
             if "bioProcessBackgroundJobs" in line or "worker_main" in line:
                 worker = True
         if name and tot is not None:
-            dumps[(int(m.group(1)), name)][int(m.group(2))] = (tot, os.path.basename(path), worker)
+            dumps[(int(m.group(1)), name)][int(m.group(2))] = (tot, os.path.basename(path), worker, ev)
     return dumps
 c, r = load("c"), load("rs")
 lines = ["### server instructions per request (callgrind; valkey-benchmark -c 1 -P 16, %d requests per command)" % n, "",
          "Everything the server executes per request (networking, command, dict, allocator; all threads), same client, "
          "C build vs Rust build, `--hz 1`. Independent of machine load; the ratios of two runs agree within about 2% "
-         "(event-loop batching and cron runs still vary a little), so only ratios above 1.01 are marked.", "",
-         "| command | C Ir/req | Rust Ir/req | Rust/C | dumps (C, Rust) |", "| --- | ---: | ---: | ---: | --- |"]
+         "(event-loop batching and cron runs still vary a little), so only ratios above 1.01 are marked. "
+         "L1i misses and branch mispredictions (conditional + indirect) per request are callgrind's simulation "
+         "(`--cache-sim=yes --branch-sim=yes`, caches as the host reports them): context for wall-clock rows whose "
+         "instructions are fewer, since they move with where the linker places Valkey's own code "
+         "(see bench/README.md).", "",
+         "| command | C Ir/req | Rust Ir/req | Rust/C | L1i misses/req C, Rust | mispredicts/req C, Rust "
+         "| dumps (C, Rust) |", "| --- | ---: | ---: | ---: | ---: | ---: | --- |"]
 byname = lambda d: {name: threads for (_, name), threads in d.items()}
 cn, rn = byname(c), byname(r)
 order = [name for (_, name) in sorted(c)]
@@ -128,14 +140,18 @@ for name in order:
     if name == "lazyfree":
         lazy = name
         continue
-    ci = sum(t for t, _, _ in cn[name].values()) / n
-    ri = sum(t for t, _, _ in rn[name].values()) / n
+    ci = sum(t for t, _, _, _ in cn[name].values()) / n
+    ri = sum(t for t, _, _, _ in rn[name].values()) / n
     ratio = ri / ci
-    cf = min(f for _, f, _ in cn[name].values()); rf = min(f for _, f, _ in rn[name].values())
-    lines.append(f"| {name} | {ci:,.0f} | {ri:,.0f} | {ratio:.3f}{' **>1.01**' if ratio > 1.01 else ''} | {cf}, {rf} |")
+    cf = min(f for _, f, _, _ in cn[name].values()); rf = min(f for _, f, _, _ in rn[name].values())
+    per = lambda threads, keys: sum(e.get(k, 0) for _, _, _, e in threads.values() for k in keys) / n
+    i1 = f"{per(cn[name], ['I1mr']):.2f}, {per(rn[name], ['I1mr']):.2f}"
+    bm = f"{per(cn[name], ['Bcm', 'Bim']):.1f}, {per(rn[name], ['Bcm', 'Bim']):.1f}"
+    lines.append(f"| {name} | {ci:,.0f} | {ri:,.0f} | {ratio:.3f}{' **>1.01**' if ratio > 1.01 else ''} | {i1} | {bm} "
+                 f"| {cf}, {rf} |")
 if lazy:
-    cw = [(t, f) for t, f, w in cn[lazy].values() if w]
-    rw = [(t, f) for t, f, w in rn[lazy].values() if w]
+    cw = [(t, f) for t, f, w, _ in cn[lazy].values() if w]
+    rw = [(t, f) for t, f, w, _ in rn[lazy].values() if w]
     if cw and rw:
         (ct, cf), (rt, rf) = cw[0], rw[0]
         lines += ["", "Lazyfree worker thread (bio's `BIO_LAZY_FREE` thread vs the Rust worker): instructions to free a "
