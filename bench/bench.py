@@ -537,24 +537,42 @@ def fill_replica_with_ttl(cfg, port, nkeys):
                                  "SET", "key:__rand_int__", "v", "EX", 100000], timeout=900)
 
 
+@contextlib.contextmanager
+def writable_replica(cfg, b, pin=False):
+    """A primary and a writable replica (replica-read-only no) of build b, the link up;
+    yields (replica Server, connection to it). Both servers stop on exit."""
+    prim = Server(cfg.tree[b], cfg.port, cfg.work)
+    repl = None
+    try:
+        repl = Server(cfg.tree[b], cfg.port + 1, cfg.work,
+                      ["--replicaof", "127.0.0.1", str(cfg.port), "--replica-read-only", "no"], pin=pin)
+        c = repl.conn()
+        if wait_until(lambda: c.info("replication").get("master_link_status") == "up", 60, 0.05) is None:
+            raise RuntimeError("replica did not connect")
+        yield repl, c
+        c.close()
+    finally:
+        if repl:
+            repl.stop()
+        prim.stop()
+
+
+def fill_tracked(cfg, repl, c, nkeys):
+    """Writes nkeys keys with a TTL on the replica and checks that its tracker has them all."""
+    fill_replica_with_ttl(cfg, repl.port, nkeys)
+    tracked = int(c.info("everything")["slave_expires_tracked_keys"])
+    if tracked != nkeys or c.cmd("DBSIZE") != nkeys:
+        raise RuntimeError(f"replica tracks {tracked} keys, DBSIZE {c.cmd('DBSIZE')}, wanted {nkeys}")
+
+
 def sec_flush(cfg, res):
     nkeys = 100000 if cfg.quick else 1000000
     log(f"flush: primary + writable replica, {nkeys} keys with TTL written on the replica, {cfg.rounds} rounds")
     for rnd in range(cfg.rounds):
         for b in round_order(rnd):
-            prim = Server(cfg.tree[b], cfg.port, cfg.work)
-            repl = None
-            try:
-                repl = Server(cfg.tree[b], cfg.port + 1, cfg.work,
-                              ["--replicaof", "127.0.0.1", str(cfg.port), "--replica-read-only", "no"])
-                c = repl.conn()
-                if wait_until(lambda: c.info("replication").get("master_link_status") == "up", 60, 0.05) is None:
-                    raise RuntimeError("replica did not connect")
+            with writable_replica(cfg, b) as (repl, c):
                 for mode in ("ASYNC", "SYNC"):
-                    fill_replica_with_ttl(cfg, repl.port, nkeys)
-                    tracked = int(c.info("everything")["slave_expires_tracked_keys"])
-                    if tracked != nkeys or c.cmd("DBSIZE") != nkeys:
-                        raise RuntimeError(f"replica tracks {tracked} keys, DBSIZE {c.cmd('DBSIZE')}, wanted {nkeys}")
+                    fill_tracked(cfg, repl, c, nkeys)
                     c.cmd("CONFIG", "RESETSTAT")
                     repl.reset_peak_rss()
                     rss0 = repl.vm("VmRSS")
@@ -590,11 +608,6 @@ def sec_flush(cfg, res):
                     res.add("flush", f"{tag}: RSS before flush", "MB", "lower-info", b, rnd, rss0 / 2**20)
                     if int(info["slave_expires_tracked_keys"]) != 0 or d is None:
                         raise RuntimeError("tracker not empty / lazyfree did not drain after FLUSHALL")
-                c.close()
-            finally:
-                if repl:
-                    repl.stop()
-                prim.stop()
             if PIN_SERVER:
                 flush_on_one_cpu(cfg, res, b, rnd, nkeys)
         log(f"flush: round {rnd + 1}/{cfg.rounds} done")
@@ -605,17 +618,8 @@ def flush_on_one_cpu(cfg, res, b, rnd, nkeys):
     dedicated CPU: the lazyfree worker can only run when the main thread yields the core or
     is preempted by it. The first FLUSHALL ASYNC of the server is the one whose worker wake-up
     can preempt the main thread before the reply is written (info rows, see bench/README.md)."""
-    prim = Server(cfg.tree[b], cfg.port, cfg.work)
-    repl = None
-    try:
-        repl = Server(cfg.tree[b], cfg.port + 1, cfg.work,
-                      ["--replicaof", "127.0.0.1", str(cfg.port), "--replica-read-only", "no"], pin=True)
-        c = repl.conn()
-        if wait_until(lambda: c.info("replication").get("master_link_status") == "up", 60, 0.05) is None:
-            raise RuntimeError("replica did not connect")
-        fill_replica_with_ttl(cfg, repl.port, nkeys)
-        if int(c.info("everything")["slave_expires_tracked_keys"]) != nkeys:
-            raise RuntimeError("one-CPU replica does not track every key")
+    with writable_replica(cfg, b, pin=True) as (repl, c):
+        fill_tracked(cfg, repl, c, nkeys)
         c.cmd("CONFIG", "RESETSTAT")
         t0 = time.perf_counter()
         c.cmd("FLUSHALL", "ASYNC")
@@ -626,11 +630,6 @@ def flush_on_one_cpu(cfg, res, b, rnd, nkeys):
         res.add("flush", f"{tag}: main thread (cmdstat usec)", "us", "lower-info", b, rnd,
                 cmdstat_usec(c.info("everything"), "flushall"))
         res.add("flush", f"{tag}: reply latency (client)", "ms", "lower-info", b, rnd, reply_s * 1e3)
-        c.close()
-    finally:
-        if repl:
-            repl.stop()
-        prim.stop()
 
 
 # ---------------------------------------------------------------- section: lazyfree throughput

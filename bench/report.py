@@ -125,14 +125,14 @@ def main():
         ratio, v = verdict(d["better"], c, r)
         target = {"lower": "<= 1.00", "lower-1pct": "<= 1.01", "higher": ">= 0.99", "same": "equal"}.get(d["better"], "")
         mark = f"**{v}**" if v in ("MISSED", "DIFFERENT") else v
+        won = rounds_won(d["better"], d["by_round"])
         lines.append(f"| {metric} | {d['unit']} | {fmt(c)} | {fmt(r)} | "
                      f"{'-' if ratio is None else f'{ratio:.3f}'} | {target} {mark} | {spread(cs)}/{spread(rs)} | "
-                     f"{rounds_won(d['better'], d['by_round'])} | {len(cs)}/{len(rs)} |")
+                     f"{won} | {len(cs)}/{len(rs)} |")
         if v in ("MISSED", "DIFFERENT"):
             regressions.append(f"{section} / {metric}: C {fmt(c)} {d['unit']}, Rust {fmt(r)} {d['unit']}"
                                + (f", Rust/C {ratio:.3f}" if ratio is not None else "")
-                               + (f", Rust won {w} rounds" if (w := rounds_won(d["better"], d["by_round"])) != "-"
-                                  else ""))
+                               + (f", Rust won {won} rounds" if won != "-" else ""))
         if ratio is not None and d["better"] in ("lower", "lower-1pct", "higher"):
             chart.append((f"{section}: {metric}", ratio, d["better"]))
     for prof in (os.path.join(out, "profile", "profile.md"), os.path.join(out, "server-profile", "server-profile.md"),

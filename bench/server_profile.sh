@@ -109,11 +109,10 @@ def load(tag):
             if mm: name = mm.group(1).strip()
             if line.startswith("events:"):
                 events = line.split()[1:]
-            mm = re.match(r"totals: (\d+)", line)
-            if mm:
-                tot = int(mm.group(1))
+            if line.startswith("totals:"):
                 vals = [int(x) for x in line.split()[1:]]
                 ev = dict(zip(events, vals + [0] * (len(events) - len(vals))))
+                tot = vals[0]
             if "bioProcessBackgroundJobs" in line or "worker_main" in line:
                 worker = True
         if name and tot is not None:
@@ -133,6 +132,7 @@ lines = ["### server instructions per request (callgrind; valkey-benchmark -c 1 
 byname = lambda d: {name: threads for (_, name), threads in d.items()}
 cn, rn = byname(c), byname(r)
 order = [name for (_, name) in sorted(c)]
+per = lambda threads, keys: sum(e.get(k, 0) for _, _, _, e in threads.values() for k in keys) / n
 lazy = None
 for name in order:
     if name not in rn:
@@ -144,7 +144,6 @@ for name in order:
     ri = sum(t for t, _, _, _ in rn[name].values()) / n
     ratio = ri / ci
     cf = min(f for _, f, _, _ in cn[name].values()); rf = min(f for _, f, _, _ in rn[name].values())
-    per = lambda threads, keys: sum(e.get(k, 0) for _, _, _, e in threads.values() for k in keys) / n
     i1 = f"{per(cn[name], ['I1mr']):.2f}, {per(rn[name], ['I1mr']):.2f}"
     bm = f"{per(cn[name], ['Bcm', 'Bim']):.1f}, {per(rn[name], ['Bcm', 'Bim']):.1f}"
     lines.append(f"| {name} | {ci:,.0f} | {ri:,.0f} | {ratio:.3f}{' **>1.01**' if ratio > 1.01 else ''} | {i1} | {bm} "
