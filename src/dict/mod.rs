@@ -1162,6 +1162,13 @@ pub(crate) unsafe fn random_key(d: *mut dict) -> *mut dictEntry {
         }
     }
     let orighe = he;
+    // random() is the next draw dict.c makes whenever it runs, so drawing it
+    // before the chain walk gives the same entry. glibc's random() takes a
+    // lock, and a locked instruction waits for earlier loads: drawing first,
+    // with the chain head only prefetched (a prefetch is not waited for), lets
+    // the entry's cache miss overlap the draw instead of preceding it.
+    prefetch(orighe);
+    let r = host::random() as u64;
     let mut listlen: u64 = 0;
     while !he.is_null() {
         he = (*he).next;
@@ -1172,7 +1179,7 @@ pub(crate) unsafe fn random_key(d: *mut dict) -> *mut dictEntry {
     core::hint::assert_unchecked(listlen > 0);
     // random() is in [0, 2^31), so the unsigned remainder is dict.c's
     // signed one, without the signed overflow check.
-    let mut listele = host::random() as u64 % listlen;
+    let mut listele = r % listlen;
     he = orighe;
     // listele < listlen, so `he` never runs off the chain; testing it anyway
     // keeps LLVM from unrolling a loop that runs 0 or 1 times on a table
