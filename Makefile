@@ -55,6 +55,11 @@ valkey-gtests: valkey
 # touches build/valkey's generated files).
 valkey-cmake:
 	@valkey-patch/prepare-tree.sh $(VALKEY_CMAKE_SRC)
+	@# Valkey's CMake configures jemalloc inside the source tree once, at configure time: a
+	@# re-created source tree (new patch) needs a fresh build dir, or the build misses its headers.
+	@if ! cmp -s $(VALKEY_CMAKE_SRC)/.valkey-rs-core-patch $(VALKEY_CMAKE_DIR)/.valkey-rs-core-patch; then \
+	    rm -rf $(VALKEY_CMAKE_DIR) && mkdir -p $(VALKEY_CMAKE_DIR) && \
+	    cp $(VALKEY_CMAKE_SRC)/.valkey-rs-core-patch $(VALKEY_CMAKE_DIR)/; fi
 	CARGO_TARGET_DIR=$(CURDIR)/target/valkey-cmake cmake -S $(VALKEY_CMAKE_SRC) -B $(VALKEY_CMAKE_DIR) \
 	    -DCMAKE_BUILD_TYPE=Release -DUSE_RUST_CORE=ON -DRUST_CORE_DIR=$(CURDIR)
 	cmake --build $(VALKEY_CMAKE_DIR) -j $(JOBS)

@@ -500,6 +500,13 @@ def sec_pubsub(cfg, res):
                         int(info["used_memory"]) - base)
                 res.add("memory", "used_memory_scripts", "bytes", "lower-info", b, rnd,
                         int(info.get("used_memory_scripts", 0)))
+                # The process's resident memory split the way the kernel counts it: private
+                # pages (heap, stacks) and pages mapped from files (the binary and its shared
+                # libraries, shared with every process that maps them through the page cache).
+                res.add("memory", "process RssAnon (private pages), data set loaded", "bytes", "lower-info", b, rnd,
+                        srv.vm("RssAnon"))
+                res.add("memory", "process RssFile (binary and libraries, page cache)", "bytes", "lower-info", b,
+                        rnd, srv.vm("RssFile"))
                 for pipe, n in ((1, npub1), (16, npub16)):
                     cpu0 = srv.thread_cpu_ns(MAIN_THREAD)
                     r = valkey_benchmark(cfg, srv.port, ["-c", 50, "-n", n, "-r", channels, "-P", pipe,
