@@ -52,6 +52,12 @@ profile() { # tag tree port
     sha=$("$cli" -p "$port" script load "return 1 + #KEYS")
     "$cli" -p "$port" function load "#!lua name=lib1
 redis.register_function('f1', function(keys, args) return 1 end)" >/dev/null
+    # PUBLISH with no subscriber at all, as in the e2e section: the pattern dict is empty,
+    # and each PUBLISH still creates, starts and releases an iterator over it.
+    callgrind_control -i on "$pid" >/dev/null
+    "$bench_bin" -p "$port" -c 1 -n "$n" -P 16 -q -r 100000 publish chan:__rand_int__ hello >/dev/null
+    callgrind_control -d "PUBLISH, no subscribers" "$pid" >/dev/null
+    callgrind_control -i off "$pid" >/dev/null
     # 2000 patterns (none matches chan:*) on one idle connection: PUBLISH walks them all.
     "$cli" -p "$port" psubscribe $(seq -f 'pat:%g:*' 1 2000) >/dev/null 2>&1 </dev/null &
     sub=$!
