@@ -1107,10 +1107,11 @@ impl BucketWalk {
     }
 }
 
-/// Starts loading an entry the walk will reach soon: over a large table an
-/// iterator otherwise stalls on every entry, each at a random heap address.
+/// Starts loading an entry that will be read soon: over a large table an
+/// iterator otherwise stalls on every entry, each at a random heap address,
+/// and `random_key` overlaps its chain head's miss with `random()`.
 /// A prefetch changes nothing the program computes and never faults (NULL
-/// and freed addresses included), so the iteration's behaviour is dict.c's.
+/// and freed addresses included), so the callers' behaviour is dict.c's.
 #[inline(always)]
 fn prefetch(p: *const dictEntry) {
     #[cfg(all(target_arch = "x86_64", not(miri)))]
