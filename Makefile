@@ -34,7 +34,7 @@ define stage
 endef
 
 .PHONY: all valkey valkey-c valkey-gtests valkey-cmake run test bench clean \
-        test-fmt test-clippy test-cargo test-header test-c test-gtest test-tcl test-tcl-c
+        test-fmt test-clippy test-cargo test-header test-c test-gtest test-link test-tcl test-tcl-c
 
 all: valkey
 
@@ -80,25 +80,27 @@ bench:
 # ---------------------------------------------------------------- tests
 
 test:
-	$(call stage,1/10,cargo fmt --check)
+	$(call stage,1/11,cargo fmt --check)
 	@$(MAKE) --no-print-directory test-fmt
-	$(call stage,2/10,cargo clippy --all-targets -- -D warnings)
+	$(call stage,2/11,cargo clippy --all-targets -- -D warnings)
 	@$(MAKE) --no-print-directory test-clippy
-	$(call stage,3/10,cargo test)
+	$(call stage,3/11,cargo test)
 	@$(MAKE) --no-print-directory test-cargo
-	$(call stage,4/10,generated header drift (include/valkey_rs_core.h))
+	$(call stage,4/11,generated header drift (include/valkey_rs_core.h))
 	@$(MAKE) --no-print-directory test-header
-	$(call stage,5/10,C ABI and differential tests (tests/c/run.sh))
+	$(call stage,5/11,C ABI and differential tests (tests/c/run.sh))
 	@$(MAKE) --no-print-directory test-c
-	$(call stage,6/10,fuzz corpus replay against the model (fuzz/, cargo test))
+	$(call stage,6/11,fuzz corpus replay against the model (fuzz/, cargo test))
 	@$(MAKE) --no-print-directory test-fuzz-smoke FUZZ_SMOKE_SECONDS=0
-	$(call stage,7/10,Valkey gtest unit tests built with USE_RUST_CORE=yes)
+	$(call stage,7/11,Valkey gtest unit tests built with USE_RUST_CORE=yes)
 	@$(MAKE) --no-print-directory test-gtest
-	$(call stage,8/10,shutdown with lazyfree work queued (tests/reliability/shutdown_lazyfree.py))
+	$(call stage,8/11,the Rust build's dynamic symbols and imports against the C build's (tests/c/link_check.sh))
+	@$(MAKE) --no-print-directory test-link
+	$(call stage,9/11,shutdown with lazyfree work queued (tests/reliability/shutdown_lazyfree.py))
 	@$(MAKE) --no-print-directory test-shutdown
-	$(call stage,9/10,panic policy: dict assertion and lazyfree worker panic end in the Valkey crash report (tests/reliability/panic_policy.sh))
+	$(call stage,10/11,panic policy: dict assertion and lazyfree worker panic end in the Valkey crash report (tests/reliability/panic_policy.sh))
 	@$(MAKE) --no-print-directory test-panic
-	$(call stage,10/10,upstream Tcl suite on $(VALKEY_DIR) (runtest --clients $(TCL_CLIENTS)))
+	$(call stage,11/11,upstream Tcl suite on $(VALKEY_DIR) (runtest --clients $(TCL_CLIENTS)))
 	@$(MAKE) --no-print-directory test-tcl
 	@printf '\n\033[1;32m==> make test: all stages passed\033[0m  (%s UTC)\n' "$$(date -u +%H:%M:%S)"
 
@@ -126,6 +128,12 @@ test-c:
 
 test-gtest: valkey
 	$(MAKE) -C $(VALKEY_DIR)/src -j$(JOBS) test-unit $(RUST_FLAG_ARGS)
+
+# Against build/valkey-c when it is built, else the C tree tests/c/run.sh built.
+test-link: valkey
+	@[ -x $(VALKEY_C_DIR)/src/valkey-server ] || [ -x build/ctest/valkey-9.1.2/src/valkey-server ] || \
+	    $(MAKE) --no-print-directory valkey-c
+	tests/c/link_check.sh $(VALKEY_DIR)
 
 # Full upstream suite plus our own tests/tcl/*.tcl (copied in as unit/rs-core-*), with
 # the exclusions explained in tests/tcl/run-suite.sh and README.md.

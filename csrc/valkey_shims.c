@@ -12,12 +12,14 @@
  * lazyfree / replica-expire entry points). */
 
 #include "server.h"
+#include "bio.h"
 #include "cluster.h"
 #include "functions.h"
 #include "module.h"
 #include "stream.h"
 
 #include <signal.h>
+#include <stdarg.h>
 
 /* Server-only symbols: weak, see above. */
 #pragma weak server
@@ -150,6 +152,21 @@ void vkrs_bio_thread_init(const char *title) {
     if (err) serverLog(LL_WARNING, "Warning: can't mask SIGALRM in bio.c thread: %s", strerror(err));
 }
 void vkrs_log_warning(const char *msg) { serverLog(LL_WARNING, "%s", msg); }
+
+/* bio.h's bioCreateLazyFreeJob, whose bio.c definition the patch compiles out: the
+ * job goes to the library's lazyfree worker. Only the variadic arguments are read
+ * here (Rust cannot define a variadic function); vkrs_lazyfree_submit checks the
+ * count (at most 3, as lazyfree.c's jobs take). Its prototype is the generated
+ * header's (dict.h includes only the inline header). */
+void vkrs_lazyfree_submit(void (*free_fn)(void **args), int arg_count, void *const *args);
+void bioCreateLazyFreeJob(lazy_free_fn free_fn, int arg_count, ...) {
+    void *args[3] = {NULL, NULL, NULL};
+    va_list ap;
+    va_start(ap, arg_count);
+    for (int i = 0; i < arg_count && i < 3; i++) args[i] = va_arg(ap, void *);
+    va_end(ap);
+    vkrs_lazyfree_submit(free_fn, arg_count, args);
+}
 
 /* ---- writable-replica expire tracking ---- */
 dict *vkrs_replica_keys_dict_create(void) {

@@ -545,6 +545,18 @@ size_t getReplicaKeyWithExpireCount(void);
 void flushReplicaKeysWithExpireList(int async_);
 
 /**
+ * `bioCreateLazyFreeJob(free_fn, arg_count, ...)` once `csrc/valkey_shims.c` has read
+ * the variadic arguments into `args` (Rust cannot define a variadic function): queues
+ * `free_fn(args)` on the lazyfree worker, which then owns what the arguments point to.
+ * lazyfree.c's jobs take at most 3 arguments, so this takes at most 3; more is a
+ * `_serverAssert`.
+ *
+ * # Safety
+ * `args` points to `arg_count` pointers; `free_fn` accepts them.
+ */
+void vkrs_lazyfree_submit(void (*free_fn)(void **args), int arg_count, void *const *args);
+
+/**
  * Starts the lazyfree worker thread (patched `bioInit()`); jobs submitted
  * before this ran wait in the queue. Exits like bio.c if the thread cannot
  * be created. Idempotent.

@@ -172,6 +172,33 @@ fn submit(func: lazy_free_fn, args: &[*mut c_void]) {
     QUEUE.submit(FreeJob { func, args: a });
 }
 
+/// `bioCreateLazyFreeJob(free_fn, arg_count, ...)` once `csrc/valkey_shims.c` has read
+/// the variadic arguments into `args` (Rust cannot define a variadic function): queues
+/// `free_fn(args)` on the lazyfree worker, which then owns what the arguments point to.
+/// lazyfree.c's jobs take at most 3 arguments, so this takes at most 3; more is a
+/// `_serverAssert`.
+///
+/// # Safety
+/// `args` points to `arg_count` pointers; `free_fn` accepts them.
+#[no_mangle]
+pub unsafe extern "C" fn vkrs_lazyfree_submit(
+    // Spelled out, not `lazy_free_fn`: the generated header would otherwise define a
+    // pointer typedef of that name, which clashes with bio.h's function typedef.
+    free_fn: unsafe extern "C" fn(args: *mut *mut c_void),
+    arg_count: c_int,
+    args: *const *mut c_void,
+) {
+    crate::vk_assert!((0..=3).contains(&arg_count));
+    let n = arg_count as usize;
+    // SAFETY: the caller passes n (0..=3, checked above) readable pointers at args.
+    let args = if n == 0 {
+        &[][..]
+    } else {
+        unsafe { core::slice::from_raw_parts(args, n) }
+    };
+    submit(free_fn, args);
+}
+
 /// Title of bio's lazyfree thread (what `top -H` and crash reports show).
 const WORKER_TITLE: &CStr = c"bio_lazy_free";
 

@@ -12,7 +12,8 @@
 #   dict      dictRehashingInfo(server.moduleapi) on a dict that is not
 #             rehashing: the dict's vk_assert! (dict.c's assert) fails;
 #   lazyfree  vkrs_lazyfree_debug_panic(): a job that panics on the Rust
-#             lazyfree worker thread (USE_RUST_CORE builds only).
+#             lazyfree worker thread (USE_RUST_CORE builds only);
+#   biojob-args  bioCreateLazyFreeJob with 4 arguments (USE_RUST_CORE builds only).
 # Checked: the server log holds "ASSERTION FAILED", the failed condition /
 # panic message and Valkey's BUG REPORT, and the server was killed by
 # SIGABRT (_serverAssert's abort()). On the plain C build the dict case shows dict.c's
@@ -75,6 +76,15 @@ if nm "$BIN" 2>/dev/null | grep -q ' T vkrs_lazyfree_debug_panic$'; then
     run_case lazyfree '(void)vkrs_lazyfree_debug_panic()' 'Rust panic: vkrs_lazyfree_debug_panic: deliberate panic'
 else
     echo "SKIP [lazyfree]: $BIN has no vkrs_lazyfree_debug_panic (not a USE_RUST_CORE build)"; skip=$((skip+1))
+fi
+# bioCreateLazyFreeJob (bio.h): the library defines it in place of bio.c's. bio.c takes
+# any number of arguments; lazyfree.c's jobs take at most 3 and the library's job holds
+# 3, so more is an assertion, not a write past the job.
+if nm "$BIN" 2>/dev/null | grep -q ' T vkrs_lazyfree_submit$'; then
+    run_case biojob-args '(void)bioCreateLazyFreeJob(lazyfreeFreeObject, 4, 0, 0, 0, 0)' \
+        "\\(0\\.\\.=3\\)\\.contains\\(&arg_count\\)' is not true"
+else
+    echo "SKIP [biojob]: $BIN has no vkrs_lazyfree_submit (not a USE_RUST_CORE build)"; skip=$((skip+1))
 fi
 echo "panic_policy $SERVER_DIR: $pass passed, $fail failed, $skip skipped"
 [ "$fail" -eq 0 ]

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# What the Rust build's binaries export and import, against the C build's: the library
+# must not change Valkey's dynamic interface (crash-report symbol names, module ABI) nor
+# take the place of a shared-library function Valkey's own objects call.
+#
+#   tests/c/link_check.sh [RUST_TREE [C_TREE]]
+#     RUST_TREE  a Valkey tree built with USE_RUST_CORE=yes (default build/valkey)
+#     C_TREE     the same Valkey built without it (default build/valkey-c, else the
+#                tree tests/c/run.sh builds, build/ctest/valkey-9.1.2)
+#
+# For valkey-server, valkey-cli and valkey-benchmark:
+#   - every symbol the C binary defines in its dynamic symbol table (-rdynamic: what
+#     modules bind to and what crash reports name) is defined by the Rust binary too;
+#     Except replicaKeysWithExpire: expire.c's tracker global, which no header declares
+#     and no other object reads, is private to the library;
+#   - the Rust binary defines no other dynamic symbol than the library's own C names
+#     (the global symbols of the archive it linked, RUST_CORE_LINK_LIB in the tree's
+#     src/.make-settings): no Rust standard-library or compiler-builtins symbol;
+#   - every function the C binary imports from a shared library (libc, libm, ...) the
+#     Rust binary imports too: none was replaced by a copy inside the library (e.g.
+#     compiler-builtins' weak sqrt or round taking libm's place).
+set -uo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/../.." && pwd)
+rs=${1:-$root/build/valkey}
+c=${2:-}
+if [ -z "$c" ]; then
+    c=$root/build/valkey-c
+    [ -x "$c/src/valkey-server" ] || c=$root/build/ctest/valkey-9.1.2
+fi
+settings=$rs/src/.make-settings
+linklib=$(sed -n 's/^RUST_CORE_LINK_LIB=//p' "$settings" 2>/dev/null)
+[ -f "$linklib" ] || { echo "link_check: no RUST_CORE_LINK_LIB archive named in $settings" >&2; exit 2; }
+libnames=$(readelf -sW "$linklib" |
+    awk '$5 == "GLOBAL" && $6 == "DEFAULT" && $7 != "UND" && NF >= 8 { print $8 }' | sort -u)
+pass=0
+fail=0
+# "name" of every defined (or, with und, every undefined) dynamic symbol, version dropped.
+dynsyms() { # binary def|und
+    readelf --dyn-syms -W "$1" | awk -v want="$2" 'NF >= 8 && $1 ~ /^[0-9]+:$/ {
+        name = $8; sub(/@.*/, "", name)
+        if (name == "") next
+        if ((want == "und") == ($7 == "UND")) print name
+    }' | sort -u
+}
+# (grep -c reads all of readelf's output: grep -q would end the pipe early, and pipefail
+# would then report readelf's SIGPIPE.)
+has_library() { [ "$(readelf -sW "$1" | grep -c valkey_rs_core)" -gt 0 ]; }
+check() { # description, then "ok" or the offending names
+    local what=$1 bad=$2
+    if [ -z "$bad" ]; then
+        echo "PASS: $what"
+        pass=$((pass + 1))
+    else
+        echo "FAIL: $what: $(echo $bad | cut -c1-600)"
+        fail=$((fail + 1))
+    fi
+}
+for bin in valkey-server valkey-cli valkey-benchmark; do
+    r=$rs/src/$bin
+    b=$c/src/$bin
+    for f in "$r" "$b"; do
+        [ -x "$f" ] || { echo "link_check: $f missing (build both trees first)" >&2; exit 2; }
+    done
+    # The library's code is in the Rust binary (its functions' names, local or not, in
+    # the symbol table) and not in the C one.
+    if ! has_library "$r" || has_library "$b"; then
+        echo "FAIL: $bin: $r must be a USE_RUST_CORE=yes build and $b not"
+        fail=$((fail + 1))
+        continue
+    fi
+    rdef=$(dynsyms "$r" def)
+    cdef=$(dynsyms "$b" def)
+    check "$bin: defines every dynamic symbol the C build defines ($(echo "$cdef" | grep -c .))" \
+        "$(comm -23 <(echo "$cdef") <(echo "$rdef") | grep -vx replicaKeysWithExpire)"
+    check "$bin: defines no other dynamic symbol than the library's C names ($(echo "$libnames" | grep -c .))" \
+        "$(comm -13 <(echo "$cdef") <(echo "$rdef") | comm -23 - <(echo "$libnames"))"
+    cund=$(dynsyms "$b" und)
+    rund=$(dynsyms "$r" und)
+    check "$bin: imports every shared-library function the C build imports ($(echo "$cund" | grep -c .))" \
+        "$(comm -23 <(echo "$cund") <(echo "$rund"))"
+done
+echo "link_check: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
