@@ -22,6 +22,9 @@
 #
 # Where this cannot be done (not an ELF platform, no GNU ld/objcopy), OUT is a copy of
 # the archive as cargo built it, which links the same way, with a warning.
+# RUST_CORE_PRELINK=no asks for that copy (tests/reliability/sanitizers.sh does, for a
+# library instrumented by nightly rustc's AddressSanitizer, whose metadata sections
+# should reach the final link untouched).
 set -eu
 in=${1:?usage: prelink-lib.sh LIB.a OUT.a}
 out=${2:?usage: prelink-lib.sh LIB.a OUT.a}
@@ -40,6 +43,11 @@ fallback() {
     exit 0
 }
 
+if [ "${RUST_CORE_PRELINK:-yes}" = no ]; then
+    cp -f "$in" "$tmp/out.a"
+    mv -f "$tmp/out.a" "$out"
+    exit 0
+fi
 [ "$(uname -s)" = Linux ] || fallback "not Linux"
 for tool in "$LD" "$OBJCOPY" "$READELF" "$AR_"; do
     command -v "$tool" >/dev/null 2>&1 || fallback "$tool not found"

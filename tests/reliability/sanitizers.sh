@@ -98,12 +98,15 @@ if [ "$MODE" = sanitizer ]; then
             extra=(CARGO="$CARGO +nightly")
             export CARGO_UNSTABLE_TARGET_APPLIES_TO_HOST=true CARGO_TARGET_APPLIES_TO_HOST=false
             export CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS="-Zsanitizer=address"
+            # Link the instrumented archive as cargo built it (valkey-patch/prelink-lib.sh).
+            export RUST_CORE_PRELINK=no
         fi
         echo "==> building $tree with SANITIZER=$san USE_RUST_CORE=yes ${extra[*]}"
         make -C "$tree" -j"$JOBS" SANITIZER="$san" USE_RUST_CORE=yes RUST_CORE_DIR="$ROOT" \
             CARGO_TARGET_DIR="$ROOT/target/valkey-$short" "${extra[@]}" >"$REL_DIR/$short-build.log" 2>&1 \
             || { tail -30 "$REL_DIR/$short-build.log"; echo "sanitizers.sh: build of $tree failed" >&2; exit 1; }
-        unset CARGO_UNSTABLE_TARGET_APPLIES_TO_HOST CARGO_TARGET_APPLIES_TO_HOST CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS
+        unset CARGO_UNSTABLE_TARGET_APPLIES_TO_HOST CARGO_TARGET_APPLIES_TO_HOST CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS \
+            RUST_CORE_PRELINK
         run_units "$tree" "$short" "$SAN_UNITS"
         rc=$?
         reports=$(grep -rlE 'ERROR: (Address|Leak|Thread)Sanitizer|runtime error:|SUMMARY: [A-Za-z]+Sanitizer' \
