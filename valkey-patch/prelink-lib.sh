@@ -57,7 +57,8 @@ done
 "$READELF" -sW "$tmp/all.o" |
     awk '$5 == "GLOBAL" && $6 == "DEFAULT" && $7 != "UND" && NF >= 8 { print $8 }' |
     grep -Ev '^(_ZN|_R|__|rust_)|[.]llvm[.]' | sort -u >"$tmp/keep"
-# The library's first and last exported dict functions must be among them.
+# Two of dict.c's exported names: without them this is not the library, or readelf's
+# output was not understood.
 grep -qx dictAdd "$tmp/keep" && grep -qx timeInMilliseconds "$tmp/keep" ||
     fallback "the library's C names were not found in $in"
 # shellcheck disable=SC2046 # one --undefined=NAME argument per C name
