@@ -184,11 +184,15 @@ fn submit(func: lazy_free_fn, args: &[*mut c_void]) {
 pub unsafe extern "C" fn vkrs_lazyfree_submit(
     // Spelled out, not `lazy_free_fn`: the generated header would otherwise define a
     // pointer typedef of that name, which clashes with bio.h's function typedef.
-    free_fn: unsafe extern "C" fn(args: *mut *mut c_void),
+    // An Option, so a NULL from C is checked here instead of being an invalid Rust value.
+    free_fn: Option<unsafe extern "C" fn(args: *mut *mut c_void)>,
     arg_count: c_int,
     args: *const *mut c_void,
 ) {
     crate::vk_assert!((0..=3).contains(&arg_count));
+    let Some(free_fn) = free_fn else {
+        host::server_assert(c"free_fn != NULL", c"src/ffi/lazyfree.rs", line!());
+    };
     let n = arg_count as usize;
     // SAFETY: the caller passes n (0..=3, checked above) readable pointers at args.
     let args = if n == 0 {

@@ -13,6 +13,7 @@
 #             rehashing: the dict's vk_assert! (dict.c's assert) fails;
 #   lazyfree  vkrs_lazyfree_debug_panic(): a job that panics on the Rust
 #             lazyfree worker thread (USE_RUST_CORE builds only);
+#   biojob-null  bioCreateLazyFreeJob with a NULL job function (USE_RUST_CORE builds only);
 #   biojob-args  bioCreateLazyFreeJob with 4 arguments (USE_RUST_CORE builds only).
 # Checked: the server log holds "ASSERTION FAILED", the failed condition /
 # panic message and Valkey's BUG REPORT, and the server was killed by
@@ -81,6 +82,7 @@ fi
 # any number of arguments; lazyfree.c's jobs take at most 3 and the library's job holds
 # 3, so more is an assertion, not a write past the job.
 if nm "$BIN" 2>/dev/null | grep -q ' T vkrs_lazyfree_submit$'; then
+    run_case biojob-null '(void)bioCreateLazyFreeJob(0, 1, 0)' "free_fn != NULL' is not true"
     run_case biojob-args '(void)bioCreateLazyFreeJob(lazyfreeFreeObject, 4, 0, 0, 0, 0)' \
         "\\(0\\.\\.=3\\)\\.contains\\(&arg_count\\)' is not true"
 else
