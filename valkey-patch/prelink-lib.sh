@@ -5,7 +5,7 @@
 #   valkey-patch/prelink-lib.sh target/.../release/libvalkey_rs_core.a OUT.a
 #
 # cargo's staticlib carries Rust's whole standard library: about 1.2 MB more code and
-# read-only data than the C build, and hundreds of global symbols that valkey-server's
+# read-only data than the C build, and ~1,800 Rust-mangled global symbols that valkey-server's
 # -rdynamic then exports, and compiler-builtins helpers such as __popcountdi2 that take
 # the place of libgcc's for Valkey's own objects. OUT holds one object instead:
 #   1. every member linked into one relocatable object (ld -r);
@@ -36,18 +36,18 @@ AR_=${RUST_CORE_AR:-ar}
 tmp=$(mktemp -d "${out}.tmp.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 
-fallback() {
-    echo "prelink-lib.sh: warning: $1; linking $in as cargo built it" >&2
+# OUT = the archive as cargo built it (replaced in one rename, as the pre-linked one is).
+copy_archive() {
     cp -f "$in" "$tmp/out.a"
     mv -f "$tmp/out.a" "$out"
     exit 0
 }
+fallback() {
+    echo "prelink-lib.sh: warning: $1; linking $in as cargo built it" >&2
+    copy_archive
+}
 
-if [ "${RUST_CORE_PRELINK:-yes}" = no ]; then
-    cp -f "$in" "$tmp/out.a"
-    mv -f "$tmp/out.a" "$out"
-    exit 0
-fi
+[ "${RUST_CORE_PRELINK:-yes}" = no ] && copy_archive
 [ "$(uname -s)" = Linux ] || fallback "not Linux"
 for tool in "$LD" "$OBJCOPY" "$READELF" "$AR_"; do
     command -v "$tool" >/dev/null 2>&1 || fallback "$tool not found"
