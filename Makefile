@@ -96,7 +96,8 @@ test:
 	@$(MAKE) --no-print-directory test-gtest
 	$(call stage,8/11,the Rust build's dynamic symbols and imports against the C build's (tests/c/link_check.sh))
 	@$(MAKE) --no-print-directory test-link
-	$(call stage,9/11,shutdown with lazyfree work queued (tests/reliability/shutdown_lazyfree.py))
+	$(call stage,9/11,the lazyfree worker thread and shutdown with lazyfree work queued (tests/reliability/worker_thread.py and shutdown_lazyfree.py))
+	@$(MAKE) --no-print-directory test-worker
 	@$(MAKE) --no-print-directory test-shutdown
 	$(call stage,10/11,panic policy: dict assertion and lazyfree worker panic end in the Valkey crash report (tests/reliability/panic_policy.sh))
 	@$(MAKE) --no-print-directory test-panic

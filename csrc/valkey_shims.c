@@ -18,6 +18,8 @@
 #include "module.h"
 #include "stream.h"
 
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 
@@ -150,6 +152,24 @@ void vkrs_bio_thread_init(const char *title) {
     sigaddset(&sigset, SIGALRM);
     int err = pthread_sigmask(SIG_BLOCK, &sigset, NULL);
     if (err) serverLog(LL_WARNING, "Warning: can't mask SIGALRM in bio.c thread: %s", strerror(err));
+#if defined(__linux__) && defined(SCHED_BATCH)
+    /* The one difference from bio.c's threads: SCHED_BATCH, whose wake-ups never
+     * preempt the running thread (the kernel leaves batch tasks to the tick). When
+     * the worker is woken on the main thread's CPU (a one-CPU container, or the
+     * other CPUs busy), a normal thread can take that CPU in the middle of the
+     * FLUSHALL ASYNC or UNLINK that woke it and keep it for a whole time slice
+     * (milliseconds) before the reply is written; a batch thread waits for the
+     * main thread to sleep or for the tick. Its share of the CPU (its weight, its
+     * nice value) is unchanged. A policy the operator chose for the whole process
+     * (chrt: real-time, SCHED_IDLE, already batch) is left alone. */
+    int policy;
+    struct sched_param param;
+    if (pthread_getschedparam(pthread_self(), &policy, &param) == 0 && policy == SCHED_OTHER) {
+        param.sched_priority = 0;
+        err = pthread_setschedparam(pthread_self(), SCHED_BATCH, &param);
+        if (err) serverLog(LL_VERBOSE, "lazyfree worker: can't switch to SCHED_BATCH: %s", strerror(err));
+    }
+#endif
 }
 void vkrs_log_warning(const char *msg) { serverLog(LL_WARNING, "%s", msg); }
 

@@ -208,7 +208,8 @@ const WORKER_TITLE: &CStr = c"bio_lazy_free";
 
 extern "C" fn worker_main(_arg: *mut c_void) -> *mut c_void {
     // SAFETY: the accessor only sets this thread's title, affinity,
-    // cancellability and signal mask, as bio.c does for its threads.
+    // cancellability and signal mask, as bio.c does for its threads, and
+    // its scheduling policy (SCHED_BATCH, see csrc/valkey_shims.c).
     unsafe { server::vkrs_bio_thread_init(WORKER_TITLE.as_ptr()) };
     QUEUE.run_worker();
     core::ptr::null_mut()

@@ -11,6 +11,7 @@
 #   make chaos-both       the same on build/valkey and build/valkey-c
 #   make test-panic       panic policy: crash report through _serverAssert, death by signal
 #   make test-shutdown    SHUTDOWN right after FUNCTION FLUSH ASYNC must end the server
+#   make test-worker      the lazyfree worker thread: name, SIGALRM, bio-cpulist, SCHED_BATCH
 #   make test-sanitizers  ASan (and UBSan with SANITIZERS="address undefined") Valkey trees +
 #                         Tcl units exercising the replaced code; counts sanitizer reports
 #   make test-valgrind    Valkey's valgrind mode over a few units on a USE_RUST_CORE tree
@@ -31,7 +32,8 @@ SANITIZERS ?= address
 SAN_UNITS ?=
 VALGRIND_UNITS ?=
 
-.PHONY: test-fuzz-smoke fuzz test-miri chaos chaos-both test-panic test-shutdown test-sanitizers test-valgrind
+.PHONY: test-fuzz-smoke fuzz test-miri chaos chaos-both test-panic test-shutdown test-worker test-sanitizers \
+        test-valgrind
 
 
 test-fuzz-smoke:
@@ -85,6 +87,11 @@ test-shutdown:
 	@[ -x $(PANIC_SERVER_DIR)/src/valkey-server ] || $(MAKE) --no-print-directory \
 	    $(if $(filter $(VALKEY_C_DIR),$(PANIC_SERVER_DIR)),valkey-c,valkey)
 	python3 tests/reliability/shutdown_lazyfree.py --server-dir $(PANIC_SERVER_DIR)
+
+test-worker:
+	@[ -x $(PANIC_SERVER_DIR)/src/valkey-server ] || $(MAKE) --no-print-directory \
+	    $(if $(filter $(VALKEY_C_DIR),$(PANIC_SERVER_DIR)),valkey-c,valkey)
+	python3 tests/reliability/worker_thread.py --server-dir $(PANIC_SERVER_DIR)
 
 test-sanitizers:
 	SANITIZERS="$(SANITIZERS)" SAN_UNITS="$(SAN_UNITS)" JOBS=$(JOBS) CARGO=$(CARGO) REL_DIR=$(REL_DIR) \

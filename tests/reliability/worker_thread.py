@@ -1,0 +1,154 @@
+#!/usr/bin/env python3
+"""The lazyfree worker thread of a USE_RUST_CORE=yes valkey-server, as the kernel sees it.
+
+Like bio.c's lazyfree thread it must be named bio_lazy_free, block SIGALRM and run on
+the CPUs of `bio-cpulist`. Unlike it, it runs under SCHED_BATCH (see
+vkrs_bio_thread_init in csrc/valkey_shims.c): its wake-ups never preempt the main
+thread in the middle of the FLUSHALL ASYNC or UNLINK that woke it. Its nice value is
+the process's, and a policy the operator set for the whole process with chrt (here
+SCHED_IDLE, which needs no privileges) is left alone.
+
+Each case starts a server on loopback, reads /proc/PID/task/*/{comm,stat,status} and
+stops it. Exit 0 iff every check passed. The plain C build fails the SCHED_BATCH
+checks by design (its bio threads are SCHED_OTHER).
+
+Usage: worker_thread.py [--server-dir build/valkey]
+"""
+import argparse
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "chaos"))
+from switchover import Conn, free_port  # noqa: E402
+
+SCHED_OTHER, SCHED_BATCH, SCHED_IDLE = 0, 3, 5
+POLICY_NAMES = {0: "SCHED_OTHER", 1: "SCHED_FIFO", 2: "SCHED_RR", 3: "SCHED_BATCH", 5: "SCHED_IDLE",
+                6: "SCHED_DEADLINE"}
+SIGALRM = 14
+
+
+def thread_of(pid, comm):
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/comm") as f:
+                if f.read().strip() == comm:
+                    return int(tid)
+        except OSError:
+            pass
+    return None
+
+
+def stat_fields(pid, tid):
+    """/proc/PID/task/TID/stat as a dict of the fields used here (man 5 proc numbering)."""
+    with open(f"/proc/{pid}/task/{tid}/stat") as f:
+        rest = f.read().rsplit(")", 1)[1].split()
+    # rest[0] is field 3 (state): field N is rest[N - 3].
+    return {"nice": int(rest[19 - 3]), "policy": int(rest[41 - 3])}
+
+
+def status_fields(pid, tid):
+    out = {}
+    with open(f"/proc/{pid}/task/{tid}/status") as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            out[k] = v.strip()
+    return out
+
+
+def start(binary, work, prefix=(), extra=()):
+    port = free_port()
+    d = tempfile.mkdtemp(prefix="s", dir=work)
+    proc = subprocess.Popen([*prefix, binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", d,
+                             "--save", "", "--appendonly", "no", "--daemonize", "no",
+                             "--logfile", os.path.join(d, "server.log"), *extra],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 20
+    while True:
+        try:
+            c = Conn(port, timeout=2)
+            ok = c.cmd("PING") == "PONG"
+            c.close()
+            if ok:
+                break
+        except (OSError, RuntimeError):
+            pass
+        if proc.poll() is not None or time.time() > deadline:
+            raise RuntimeError(f"valkey-server did not start ({' '.join(prefix)}); see {d}/server.log")
+        time.sleep(0.05)
+    # The worker is created by bioInit before the server answers; its init runs on the
+    # thread itself, so wait until it has renamed itself.
+    tid = None
+    while time.time() < deadline and tid is None:
+        tid = thread_of(proc.pid, "bio_lazy_free")
+        time.sleep(0.02)
+    return proc, tid
+
+
+def stop(proc):
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--server-dir", default="build/valkey")
+    args = ap.parse_args()
+    binary = os.path.join(args.server_dir, "src", "valkey-server")
+    if not sys.platform.startswith("linux"):
+        print("worker_thread.py: Linux only (reads /proc); skipped")
+        return 0
+    work = tempfile.mkdtemp(prefix="vkrs-worker-")
+    failed = 0
+
+    def check(what, ok, detail):
+        nonlocal failed
+        print("%s  %s (%s)" % ("ok  " if ok else "FAIL", what, detail))
+        failed += 0 if ok else 1
+
+    cpu = min(os.sched_getaffinity(0))
+    cases = [("default", (), ("--bio-cpulist", str(cpu)), SCHED_BATCH, 0),
+             ("nice -n 5", ("nice", "-n", "5"), (), SCHED_BATCH, 5)]
+    if shutil.which("chrt"):
+        cases.append(("chrt --idle 0", ("chrt", "--idle", "0"), (), SCHED_IDLE, 0))
+    else:
+        print("skip  chrt --idle case (chrt not installed)")
+    try:
+        for name, prefix, extra, want_policy, want_nice in cases:
+            proc, tid = start(binary, work, prefix, extra)
+            try:
+                check(f"{name}: a thread named bio_lazy_free exists", tid is not None, f"pid {proc.pid}")
+                if tid is None:
+                    continue
+                st, ss = stat_fields(proc.pid, tid), status_fields(proc.pid, tid)
+                check(f"{name}: scheduling policy", st["policy"] == want_policy,
+                      f"{POLICY_NAMES.get(st['policy'], st['policy'])}, want {POLICY_NAMES[want_policy]}")
+                check(f"{name}: nice value", st["nice"] == want_nice, f"{st['nice']}, want {want_nice}")
+                main_policy = stat_fields(proc.pid, proc.pid)["policy"]
+                want_main = SCHED_IDLE if want_policy == SCHED_IDLE else SCHED_OTHER
+                check(f"{name}: the main thread's policy is untouched", main_policy == want_main,
+                      POLICY_NAMES.get(main_policy, main_policy))
+                blocked = int(ss["SigBlk"], 16)
+                check(f"{name}: SIGALRM blocked", bool(blocked >> (SIGALRM - 1) & 1), f"SigBlk {ss['SigBlk']}")
+                if extra:
+                    check(f"{name}: runs on bio-cpulist", ss["Cpus_allowed_list"] == str(cpu),
+                          f"Cpus_allowed_list {ss['Cpus_allowed_list']}, want {cpu}")
+            finally:
+                stop(proc)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print("worker_thread.py: %d failed" % failed)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
