@@ -153,9 +153,10 @@ class Server:
         os.makedirs(self.dir, exist_ok=True)
         self.proc = None
 
-    def start(self, replicaof=None):
+    def start(self, replicaof=None, prefix=(), extra=()):
+        """prefix: a command the server runs under (e.g. nice, chrt); extra: more server args."""
         args = [
-            self.binary, "--port", str(self.port), "--bind", HOST, "--dir", self.dir,
+            *prefix, self.binary, "--port", str(self.port), "--bind", HOST, "--dir", self.dir,
             "--save", "", "--appendonly", "no", "--enable-debug-command", "yes",
             "--logfile", os.path.join(self.dir, "server.log"), "--daemonize", "no",
             "--repl-diskless-sync", "yes", "--repl-diskless-sync-delay", "0",
@@ -163,6 +164,7 @@ class Server:
         ]
         if replicaof:
             args += ["--replicaof", HOST, str(replicaof)]
+        args += extra
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_for("%s to answer PING" % self.name, lambda: self.ping(), 20)
 

@@ -8,23 +8,23 @@ thread in the middle of the FLUSHALL ASYNC or UNLINK that woke it. Its nice valu
 the process's, and a policy the operator set for the whole process with chrt (here
 SCHED_IDLE, which needs no privileges) is left alone.
 
-Each case starts a server on loopback, reads /proc/PID/task/*/{comm,stat,status} and
-stops it. Expected nice values are relative to this process's own. Exit 0 iff every check passed. The plain C build fails the SCHED_BATCH
-checks by design (its bio threads are SCHED_OTHER).
+Each case starts a server on loopback (tests/chaos/switchover.py's Server), reads
+/proc/PID/task/*/{comm,stat,status} and stops it. Expected nice values are relative to
+this process's own. Exit 0 iff every check passed. The plain C build fails the
+SCHED_BATCH checks by design (its bio threads are SCHED_OTHER).
 
 Usage: worker_thread.py [--server-dir build/valkey]
 """
 import argparse
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "chaos"))
-from switchover import Conn, free_port  # noqa: E402
+from switchover import Server, free_port  # noqa: E402
 
 SCHED_OTHER, SCHED_BATCH, SCHED_IDLE = 0, 3, 5
 POLICY_NAMES = {0: "SCHED_OTHER", 1: "SCHED_FIFO", 2: "SCHED_RR", 3: "SCHED_BATCH", 5: "SCHED_IDLE",
@@ -60,43 +60,15 @@ def status_fields(pid, tid):
     return out
 
 
-def start(binary, work, prefix=(), extra=()):
-    port = free_port()
-    d = tempfile.mkdtemp(prefix="s", dir=work)
-    proc = subprocess.Popen([*prefix, binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", d,
-                             "--save", "", "--appendonly", "no", "--daemonize", "no",
-                             "--logfile", os.path.join(d, "server.log"), *extra],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 20
-    while True:
-        try:
-            c = Conn(port, timeout=2)
-            ok = c.cmd("PING") == "PONG"
-            c.close()
-            if ok:
-                break
-        except (OSError, RuntimeError):
-            pass
-        if proc.poll() is not None or time.time() > deadline:
-            raise RuntimeError(f"valkey-server did not start ({' '.join(prefix)}); see {d}/server.log")
-        time.sleep(0.05)
-    # The worker is created by bioInit before the server answers; its init runs on the
-    # thread itself, so wait until it has renamed itself.
-    tid = None
-    while time.time() < deadline and tid is None:
-        tid = thread_of(proc.pid, "bio_lazy_free")
+def worker_tid(pid, timeout=20):
+    """The worker is created by bioInit before the server answers; its init runs on the
+    thread itself, so wait until it has renamed itself."""
+    deadline = time.time() + timeout
+    tid = thread_of(pid, "bio_lazy_free")
+    while tid is None and time.time() < deadline:
         time.sleep(0.02)
-    return proc, tid
-
-
-def stop(proc):
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        tid = thread_of(pid, "bio_lazy_free")
+    return tid
 
 
 def main():
@@ -137,9 +109,12 @@ def main():
     else:
         print("skip  chrt --idle case (chrt missing or SCHED_IDLE refused here)")
     try:
-        for name, prefix, extra, want_policy, want_nice in cases:
-            proc, tid = start(binary, work, prefix, extra)
+        for i, (name, prefix, extra, want_policy, want_nice) in enumerate(cases):
+            s = Server(binary, work, "s%d" % i, free_port())
             try:
+                s.start(prefix=prefix, extra=extra)
+                proc = s.proc
+                tid = worker_tid(proc.pid)
                 check(f"{name}: a thread named bio_lazy_free exists", tid is not None, f"pid {proc.pid}")
                 if tid is None:
                     continue
@@ -157,7 +132,7 @@ def main():
                     check(f"{name}: runs on bio-cpulist", ss["Cpus_allowed_list"] == str(cpu),
                           f"Cpus_allowed_list {ss['Cpus_allowed_list']}, want {cpu}")
             finally:
-                stop(proc)
+                s.stop()
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print("worker_thread.py: %d failed" % failed)
