@@ -34,6 +34,10 @@
  * And PUBLISH's pattern walk:
  *   patterns-walk    dictGetIterator + dictNext/dictGetKey/dictGetVal over a 2000-entry
  *                    string dict + dictReleaseIterator, per entry
+ * And a walk that finds nothing, as FLUSHALL's over each DB's blocking_keys:
+ *   empty-iterate    dictInitSafeIterator / dictNext / dictResetIterator over a dict
+ *                    without buckets (never had an entry), per walk
+ *   emptied-iterate  the same over a dict whose entries were deleted (4 empty buckets)
  */
 #include <inttypes.h>
 #include <stdint.h>
@@ -467,6 +471,40 @@ static void bench_patterns(size_t ops) {
     keyset_free(&ks, 1, PATTERN_DICT_SIZE);
 }
 
+/* A safe walk that finds nothing: what FLUSHALL does for every DB's blocking_keys
+ * (scanDatabaseForDeletedKeys) and a client's teardown for its empty pub/sub dicts.
+ * "empty": a dict that never had an entry (no buckets); "emptied": one whose entries
+ * were all deleted (dict.c keeps its 4 buckets). */
+static void bench_empty(size_t ops) {
+    char phase[64];
+    uint64_t t0;
+    for (int emptied = 0; emptied <= 1; emptied++) {
+        snprintf(phase, sizeof(phase), "%s-iterate", emptied ? "emptied" : "empty");
+        if (!want(phase)) continue;
+        dict *d = dictCreate(&IntType);
+        if (emptied) {
+            for (uintptr_t k = 1; k <= 3; k++) dictAdd(d, (void *)k, NULL);
+            for (uintptr_t k = 1; k <= 3; k++) dictDelete(d, (void *)k);
+        }
+        size_t found = 0;
+        PHASE_START();
+        t0 = now_ns();
+        for (size_t r = 0; r < ops; r++) {
+            dictIterator it;
+            dictInitSafeIterator(&it, d);
+            found += dictNext(&it) != NULL;
+            dictResetIterator(&it);
+        }
+        report_ns(phase, phase_stop(phase, t0), ops);
+        if (found || dictSize(d) != 0 || dictBuckets(d) != (emptied ? 4u : 0u)) {
+            fprintf(stderr, "%s: %zu entries found, size %lu, %lu buckets\n", phase, found,
+                    (unsigned long)dictSize(d), (unsigned long)dictBuckets(d));
+            exit(1);
+        }
+        dictRelease(d);
+    }
+}
+
 int main(int argc, char **argv) {
     size_t n = 1000000, small_ops = 2000000;
     int opt;
@@ -499,5 +537,6 @@ int main(int argc, char **argv) {
     bench_small(0, small_ops);
     bench_small(1, small_ops);
     bench_patterns(small_ops);
+    bench_empty(small_ops);
     return 0;
 }

@@ -597,6 +597,54 @@ fn metadata_is_zeroed_and_empty_keeps_dict_usable() {
     }
 }
 
+/// Iterating a dict without buckets (new, or emptied) ends at once, with
+/// the cursor where dict.c leaves it (table 0, index 0), a safe iterator's
+/// pause of rehashing undone by the reset, and an unsafe one's fingerprint
+/// still checked: adding under it asserts as on a non-empty dict.
+#[test]
+fn iteration_over_a_dict_without_buckets() {
+    let _g = serial();
+    // SAFETY: one dict, released below; each iterator lives on this frame
+    // and is reset before the next one starts.
+    unsafe {
+        let mut ty = int_type(mixed_hash);
+        let d = create(&mut ty);
+        for round in 0..2 {
+            assert_eq!((*d).ht_size_exp, [-1, -1], "round {round}");
+            for safe in [true, false] {
+                let mut it = core::mem::MaybeUninit::<dictIterator>::uninit();
+                init_iterator(it.as_mut_ptr(), d, safe);
+                assert!(next(it.as_mut_ptr()).is_null());
+                let (table, index) = ((*it.as_ptr()).table, (*it.as_ptr()).index);
+                assert_eq!((table, index), (0, 0), "round {round} safe {safe}");
+                assert_eq!((*d).pauserehash, i16::from(safe), "round {round}");
+                // Past the end it stays at the end.
+                assert!(next(it.as_mut_ptr()).is_null());
+                reset_iterator(it.as_mut_ptr());
+                assert_eq!((*d).pauserehash, 0);
+            }
+            for i in 0..50 {
+                add(d, k(i), null_mut());
+            }
+            empty(d, None);
+        }
+        let dp = d as usize;
+        let result = std::panic::catch_unwind(move || {
+            let d = dp as *mut dict;
+            let mut it = core::mem::MaybeUninit::<dictIterator>::uninit();
+            init_iterator(it.as_mut_ptr(), d, false);
+            assert!(next(it.as_mut_ptr()).is_null());
+            add(d, k(7), null_mut());
+            reset_iterator(it.as_mut_ptr());
+        });
+        let msg = result.expect_err("adding under an unsafe iterator must assert");
+        let msg = msg.downcast_ref::<String>().cloned().unwrap_or_default();
+        assert!(msg.contains("fingerprint"), "{msg}");
+        assert_eq!(size(d), 1);
+        release(d);
+    }
+}
+
 /// Iterators over tables large enough for the look-ahead prefetch (and the
 /// small ones without it), started mid-rehash so the walk crosses from
 /// table 0 to table 1: every entry exactly once; a safe iterator whose
