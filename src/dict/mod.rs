@@ -1000,14 +1000,19 @@ pub(crate) unsafe fn next(iter: *mut dictIterator) -> *mut dictEntry {
 unsafe fn next_from_start_or_end(it: &mut dictIterator) -> *mut dictEntry {
     if it.index == -1 && it.table == 0 {
         let d = it.d;
-        // A safe walk over a dict without buckets (never filled, or cleared
-        // by dictEmpty) has nothing to find. Valkey does many (`blocking_keys`
-        // of every DB on each FLUSHALL), so it ends here, before anything that
-        // needs a call, with the cursor where dict.c's walk leaves it: table 0,
-        // index 0, rehashing paused until the reset. Such a dict is never
+        // A walk over a dict without buckets (never filled, or cleared by
+        // dictEmpty) has nothing to find. Valkey starts many: every PUBLISH
+        // walks `pubsub_patterns`, every FLUSHALL each DB's `blocking_keys`,
+        // mostly empty. So it ends here, before the bucket walk, with the
+        // iterator as dict.c's walk leaves it: rehashing paused (safe) or the
+        // fingerprint taken (unsafe), table 0, index 0. Such a dict is never
         // rehashing.
-        if it.safe != 0 && (*d).ht_size_exp[0] == -1 && !is_rehashing(d) {
-            (*d).pauserehash += 1;
+        if (*d).ht_size_exp[0] == -1 && !is_rehashing(d) {
+            if it.safe != 0 {
+                (*d).pauserehash += 1;
+            } else {
+                it.fingerprint = fingerprint(d);
+            }
             it.index = 0;
             return null_mut();
         }
