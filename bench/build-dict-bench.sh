@@ -4,9 +4,12 @@
 #   OUT/dict_bench_rs  linked with target/release/libvalkey_rs_core.a instead
 #   OUT/dict_bench_c_lto  (context) the C dict link-time-optimised into the harness, as in valkey-server
 # Both get the same Valkey objects around the dict (zmalloc siphash mt19937-64 monotonic
-# util serverassert) and the same jemalloc, all from the plain C tree.  The C objects are
-# linked without -flto (the fat objects' regular code), so neither dict is inlined into
-# the benchmark loop: both are called through the same C ABI.
+# util serverassert) and the same jemalloc, all from the plain C tree.  The harness object
+# has no LTO bytecode, so neither dict is inlined into the benchmark loop: both are called
+# through the same C ABI.  The C tree's objects are fat LTO objects, and GCC's linker
+# plugin still optimises across them: in dict_bench_c, zfree is inlined into
+# dictReleaseIterator and dict.c calls a size-specialised valkey_malloc.constprop.0, as
+# in valkey-server; the Rust library calls the exported valkey_malloc/valkey_free.
 #
 #   OUT/dict_bench_rs_inline  (context) the library with the inline header, as valkey-server's
 #                              C callers get it (needs the patched tree: RUST_TREE)
