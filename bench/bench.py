@@ -327,16 +327,24 @@ def sec_dict(cfg, res):
     lto = os.path.join(cfg.out, "bin", "dict_bench_c_lto")
     inline = os.path.join(cfg.out, "bin", "dict_bench_rs_inline")
     runs = [("dict", b) for b in BUILDS]
+    # Code placement: each pair of rounds (one per build order) runs the variant padded by the
+    # next of these bytes (build-dict-bench.sh), both builds alike, so the medians span four
+    # placements of every dict function instead of resting on one.
+    pads = [p for p in (0, 16, 32, 48)
+            if p == 0 or all(os.path.exists(f"{bins[b]}_p{p}") for b in BUILDS)]
     if os.path.exists(lto):
         bins["c_lto"] = lto
         runs.append(("dict-lto", "c_lto"))
         if os.path.exists(inline):
             bins["rs_inline"] = inline
             runs.append(("dict-lto", "rs_inline"))
+    log(f"dict: rounds rotate over code placements padded by {pads} bytes")
     for rnd in range(rounds):
         order = runs if rnd % 2 == 0 else runs[::-1]
+        pad = pads[(rnd // 2) % len(pads)]
         for section, b in order:
-            p = subprocess.run(PIN_CLIENT + [bins[b], "-n", str(n), "-s", str(s)], capture_output=True, text=True,
+            path = bins[b] if pad == 0 or section != "dict" else f"{bins[b]}_p{pad}"
+            p = subprocess.run(PIN_CLIENT + [path, "-n", str(n), "-s", str(s)], capture_output=True, text=True,
                                timeout=600)
             if p.returncode != 0:
                 raise RuntimeError(f"dict_bench_{b} failed:\n{p.stderr}")

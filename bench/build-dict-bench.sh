@@ -40,6 +40,17 @@ $CC -std=gnu11 -O2 -g -fno-omit-frame-pointer -Wall -Wextra -Wno-unused-paramete
 $CC -o "$out/dict_bench_c" "$out/dict_bench.o" "$src/dict.o" "${common[@]}" "${libs[@]}"
 $CC -o "$out/dict_bench_rs" "$out/dict_bench.o" "${common[@]}" "$rustlib" "${libs[@]}"
 
+# Placement variants: the same program with 16, 32 or 48 never-executed bytes ahead of
+# main (BENCH_PAD in dict_bench.c), which moves the timed loops and every dict function of
+# both binaries by that much. bench.py rotates its rounds over pad 0 and these.
+for pad in 16 32 48; do
+    $CC -std=gnu11 -O2 -g -fno-omit-frame-pointer -Wall -Wextra -Wno-unused-parameter \
+        -DUSE_JEMALLOC -DBENCH_PAD=$pad -I"$src" -I"$tree/deps/jemalloc/include" \
+        -c "$here/dict_bench.c" -o "$out/dict_bench_p$pad.o"
+    $CC -o "$out/dict_bench_c_p$pad" "$out/dict_bench_p$pad.o" "$src/dict.o" "${common[@]}" "${libs[@]}"
+    $CC -o "$out/dict_bench_rs_p$pad" "$out/dict_bench_p$pad.o" "${common[@]}" "$rustlib" "${libs[@]}"
+done
+
 # Context only: the C dict as valkey-server really gets it, compiled with -flto into its
 # callers (dict.o is a fat LTO object), so dictNext/dictGetKey/... can be inlined. The Rust
 # library can never be inlined into GCC-compiled C; this binary measures what that costs.
