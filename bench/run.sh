@@ -106,7 +106,7 @@ load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 {
     echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- src 2>/dev/null || echo ' (+ uncommitted src/ changes)')"
     echo "- machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GB", $2/1048576}' /proc/meminfo); load average before: $load_before"
-    echo "- rounds: $rounds per build (dict microbenchmark: $((2 * rounds)), rotating over 4 code placements: the harness padded by 0/16/32/48 bytes, two rounds each in turn); quick: $quick; sections: $sections"
+    echo "- rounds: $rounds per build (dict microbenchmark: $((2 * rounds)), two rounds each on the harness padded by 0, 16, 32, 48 bytes in turn: code placements); quick: $quick; sections: $sections"
     echo "- Rust build: $rs_tree (USE_RUST_CORE=yes; last change to the crate/patch: $rs_git); C build: $c_tree; valkey-benchmark: the C build's; binaries snapshotted to $snap at start"
     echo "- lazyfree in the Rust build: $lazyfree_impl"
 } >"$out/meta.md"
