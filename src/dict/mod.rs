@@ -961,8 +961,8 @@ pub(crate) unsafe fn init_iterator(iter: *mut dictIterator, d: *mut dict, safe: 
 
 /// `dictResetIterator`: a started safe iterator resumes rehashing; a started
 /// unsafe one asserts the dict was not modified under it. Inlined into the
-/// two exported functions that call it: a tail jump here costs a walk over
-/// an empty dict about a tenth of its time.
+/// two exported functions that call it, so that ending a walk makes no
+/// further jump: a walk over an empty dict is only a few dozen instructions.
 #[inline(always)]
 pub(crate) unsafe fn reset_iterator(iter: *mut dictIterator) {
     if !((*iter).index == -1 && (*iter).table == 0) {
