@@ -999,24 +999,18 @@ pub(crate) unsafe fn next(iter: *mut dictIterator) -> *mut dictEntry {
 #[inline(never)]
 unsafe fn next_from_start_or_end(it: &mut dictIterator) -> *mut dictEntry {
     if it.index == -1 && it.table == 0 {
-        let d = it.d;
+        start_iteration(it);
         // A walk over a dict without buckets (never filled, or cleared by
         // dictEmpty) has nothing to find. Valkey starts many: every PUBLISH
         // walks `pubsub_patterns`, every FLUSHALL each DB's `blocking_keys`,
         // mostly empty. So it ends here, before the bucket walk, with the
-        // iterator as dict.c's walk leaves it: rehashing paused (safe) or the
-        // fingerprint taken (unsafe), table 0, index 0. Such a dict is never
-        // rehashing.
+        // cursor where dict.c's walk leaves it: table 0, index 0. Such a dict
+        // is never rehashing.
+        let d = it.d;
         if (*d).ht_size_exp[0] == -1 && !is_rehashing(d) {
-            if it.safe != 0 {
-                (*d).pauserehash += 1;
-            } else {
-                it.fingerprint = fingerprint(d);
-            }
             it.index = 0;
             return null_mut();
         }
-        start_iteration(it);
     }
     next_bucket(it)
 }
