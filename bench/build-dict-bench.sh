@@ -34,21 +34,17 @@ mkdir -p "$out"
 common=("$src/zmalloc.o" "$src/siphash.o" "$src/mt19937-64.o" "$src/monotonic.o" "$src/util.o" "$src/serverassert.o")
 libs=("$jemalloc" -lm -ldl -pthread)
 
-$CC -std=gnu11 -O2 -g -fno-omit-frame-pointer -Wall -Wextra -Wno-unused-parameter \
-    -DUSE_JEMALLOC -I"$src" -I"$tree/deps/jemalloc/include" \
-    -c "$here/dict_bench.c" -o "$out/dict_bench.o"
-$CC -o "$out/dict_bench_c" "$out/dict_bench.o" "$src/dict.o" "${common[@]}" "${libs[@]}"
-$CC -o "$out/dict_bench_rs" "$out/dict_bench.o" "${common[@]}" "$rustlib" "${libs[@]}"
-
-# Placement variants: the same program with 16, 32 or 48 never-executed bytes ahead of
-# main (BENCH_PAD in dict_bench.c), which moves the timed loops and every dict function of
-# both binaries by that much. bench.py rotates its rounds over pad 0 and these.
-for pad in 16 32 48; do
+# Pad 0 is the program itself (dict_bench.o, dict_bench_c, dict_bench_rs); 16, 32 and 48
+# are placement variants (_p16 ...) with that many never-executed bytes ahead of main
+# (BENCH_PAD in dict_bench.c), which moves the timed loops and every dict function of both
+# binaries by that much. bench.py rotates its rounds over the four.
+for pad in 0 16 32 48; do
+    sfx=; [ "$pad" = 0 ] || sfx=_p$pad
     $CC -std=gnu11 -O2 -g -fno-omit-frame-pointer -Wall -Wextra -Wno-unused-parameter \
         -DUSE_JEMALLOC -DBENCH_PAD=$pad -I"$src" -I"$tree/deps/jemalloc/include" \
-        -c "$here/dict_bench.c" -o "$out/dict_bench_p$pad.o"
-    $CC -o "$out/dict_bench_c_p$pad" "$out/dict_bench_p$pad.o" "$src/dict.o" "${common[@]}" "${libs[@]}"
-    $CC -o "$out/dict_bench_rs_p$pad" "$out/dict_bench_p$pad.o" "${common[@]}" "$rustlib" "${libs[@]}"
+        -c "$here/dict_bench.c" -o "$out/dict_bench$sfx.o"
+    $CC -o "$out/dict_bench_c$sfx" "$out/dict_bench$sfx.o" "$src/dict.o" "${common[@]}" "${libs[@]}"
+    $CC -o "$out/dict_bench_rs$sfx" "$out/dict_bench$sfx.o" "${common[@]}" "$rustlib" "${libs[@]}"
 done
 
 # Context only: the C dict as valkey-server really gets it, compiled with -flto into its
