@@ -64,11 +64,11 @@ def worker_tid(pid, timeout=20):
     """The worker is created by bioInit before the server answers; its init runs on the
     thread itself, so wait until it has renamed itself."""
     deadline = time.time() + timeout
-    tid = thread_of(pid, "bio_lazy_free")
-    while tid is None and time.time() < deadline:
-        time.sleep(0.02)
+    while True:
         tid = thread_of(pid, "bio_lazy_free")
-    return tid
+        if tid is not None or time.time() >= deadline:
+            return tid
+        time.sleep(0.02)
 
 
 def main():
