@@ -4,7 +4,7 @@
 #   OUT/dict_bench_rs  linked with target/release/libvalkey_rs_core.a instead
 #   OUT/dict_bench_c_lto  (context) the C dict link-time-optimised into the harness, as in valkey-server
 # Both get the same Valkey objects around the dict (zmalloc siphash mt19937-64 monotonic
-# util serverassert) and the same jemalloc, all from the plain C tree.  The harness object
+# util serverassert sds) and the same jemalloc, all from the plain C tree.  The harness object
 # has no LTO bytecode, so neither dict is inlined into the benchmark loop: both are called
 # through the same C ABI.  The C tree's objects are fat LTO objects, and GCC's linker
 # plugin still optimises across them: in dict_bench_c, zfree is inlined into
@@ -23,7 +23,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 src="$tree/src"
 CC=${CC:-cc}
 
-for o in dict zmalloc siphash mt19937-64 monotonic util serverassert; do
+for o in dict zmalloc siphash mt19937-64 monotonic util serverassert sds; do
     [ -f "$src/$o.o" ] || { echo "build-dict-bench: $src/$o.o missing: build the C tree first (make valkey-c)" >&2; exit 1; }
 done
 jemalloc="$tree/deps/jemalloc/lib/libjemalloc.a"
@@ -31,7 +31,7 @@ jemalloc="$tree/deps/jemalloc/lib/libjemalloc.a"
 [ -f "$rustlib" ] || { echo "build-dict-bench: $rustlib missing (cargo build --release)" >&2; exit 1; }
 
 mkdir -p "$out"
-common=("$src/zmalloc.o" "$src/siphash.o" "$src/mt19937-64.o" "$src/monotonic.o" "$src/util.o" "$src/serverassert.o")
+common=("$src/zmalloc.o" "$src/siphash.o" "$src/mt19937-64.o" "$src/monotonic.o" "$src/util.o" "$src/serverassert.o" "$src/sds.o")
 libs=("$jemalloc" -lm -ldl -pthread)
 
 # Pad 0 is the program itself (dict_bench.o, dict_bench_c, dict_bench_rs); 16, 32 and 48

@@ -3,7 +3,7 @@
  * Compiled ONCE against Valkey 9.1.2's original src/dict.h and linked twice
  * (bench/build-dict-bench.sh): with Valkey's dict.o and with the Rust library,
  * each time surrounded only by Valkey's zmalloc.o siphash.o mt19937-64.o
- * monotonic.o util.o serverassert.o and jemalloc.  Both binaries do exactly the
+ * monotonic.o util.o serverassert.o sds.o and jemalloc.  Both binaries do exactly the
  * same work (same keys, same shuffled orders, same PRNG seeds), so a phase's
  * time is directly comparable.
  *
@@ -24,6 +24,11 @@
  *   iter-safe  dictGetSafeIterator / dictNext / dictReleaseIterator, per entry
  *   scan       dictScan from cursor 0 back to 0, per entry
  *   delete     dictDelete of every key, shuffled order (includes shrinks)
+ *   release    dictRelease of a full dict of ENTRIES keys, per entry; the string dict owns
+ *              sds copies of its keys and frees them with sdsfree, as FLUSHALL frees a
+ *              writable replica's expire tracker (and the lazyfree worker, after FLUSHALL
+ *              ASYNC); keys copied in key order, so the bucket walk meets them at random
+ *              addresses
  * Small dicts (16 entries, as pub/sub channel -> clients and client -> channels
  * tables mostly are), SMALL_OPS operations each (default 2,000,000):
  *   small-lifecycle  dictCreate + 16 dictAdd + dictRelease, per dict
@@ -50,6 +55,7 @@
 
 #include "dict.h" /* Valkey 9.1.2's ORIGINAL header */
 #include "zmalloc.h"
+#include "sds.h"
 #include "mt19937-64.h"
 #include "monotonic.h"
 
@@ -157,9 +163,15 @@ static int str_compare(const void *a, const void *b) {
     return strcmp((const char *)a, (const char *)b) == 0;
 }
 
+static void sds_destructor(void *key) {
+    sdsfree(key);
+}
+
 /* keyCompare NULL: dict.h's dictCompareKeys falls back to pointer equality. */
 static dictType IntType = {int_hash, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
 static dictType StrType = {str_hash, NULL, str_compare, NULL, NULL, NULL, NULL, NULL, NULL};
+/* The release phase's string dict owns its keys (sds), like the replica-expire tracker. */
+static dictType SdsOwningType = {str_hash, NULL, str_compare, sds_destructor, NULL, NULL, NULL, NULL, NULL};
 
 /* ------------------------------------------------------------- key sets */
 
@@ -343,6 +355,28 @@ static void bench_big(int strings, size_t n) {
             }
         }
         report_ns(phase, phase_stop(phase, t0), n);
+    }
+
+    snprintf(phase, sizeof(phase), "%s-release", ks.name);
+    if (want(phase)) {
+        dict *full = dictCreate(strings ? &SdsOwningType : ks.type);
+        for (size_t i = 0; i < n; i++) {
+            void *key = strings ? (void *)sdsnew(ks.keys[i]) : ks.keys[i];
+            if (dictAdd(full, key, (void *)(uintptr_t)i) != DICT_OK) {
+                fprintf(stderr, "release: dictAdd failed\n");
+                exit(1);
+            }
+        }
+        finish_rehash(full);
+        size_t before = zmalloc_used_memory();
+        PHASE_START();
+        t0 = now_ns();
+        dictRelease(full);
+        report_ns(phase, phase_stop(phase, t0), n);
+        if (before - zmalloc_used_memory() < n * sizeof(void *)) {
+            fprintf(stderr, "release: freed only %zu bytes\n", before - zmalloc_used_memory());
+            exit(1);
+        }
     }
 
     dictRelease(d);

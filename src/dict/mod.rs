@@ -799,12 +799,37 @@ pub(crate) unsafe fn free_unlinked_entry(d: *mut dict, he: *mut dictEntry) {
 }
 
 /// Frees every entry of one table, calling `callback` every 65536 buckets.
+///
+/// Over a large table every entry, and every key its destructor reads (an
+/// sds header, an robj's refcount), sits at a random heap address: freeing
+/// a writable replica's expire tracker or a big dict stalls on each. So the
+/// walk looks ahead: it starts loading the chain head `2 * D` buckets on and
+/// the key of the head `D` buckets on (that entry was requested `D` buckets
+/// ago). The frees and destructor calls keep dict.c's order.
 unsafe fn clear(d: *mut dict, t: usize, callback: Option<unsafe extern "C" fn(*mut dict)>) {
+    const D: u64 = ITER_PREFETCH_DISTANCE as u64;
+    let keys_are_read = dtype(d).keyDestructor.is_some();
     let mut i: u64 = 0;
+    // The size is read each time round, as dict.c's loop does.
     while i < ht_size((*d).ht_size_exp[t]) && (*d).ht_used[t] > 0 {
         if let Some(cb) = callback {
             if i & 65535 == 0 {
                 cb(d);
+            }
+        }
+        let size = ht_size((*d).ht_size_exp[t]);
+        if size >= ITER_PREFETCH_MIN_BUCKETS as u64 {
+            // Read after the callback, before this bucket's destructors: the
+            // buckets ahead hold live entries of this table (nothing frees
+            // them but this walk), so the head read for its key is valid.
+            if i + 2 * D < size {
+                prefetch(*bucket_at(d, t, i + 2 * D));
+            }
+            if keys_are_read && i + D < size {
+                let ahead = *bucket_at(d, t, i + D);
+                if !ahead.is_null() {
+                    prefetch((*ahead).key);
+                }
             }
         }
         let mut he = *bucket_at(d, t, i);
@@ -1128,7 +1153,7 @@ impl BucketWalk {
 /// A prefetch changes nothing the program computes and never faults (NULL
 /// and freed addresses included), so the callers' behaviour is dict.c's.
 #[inline(always)]
-fn prefetch(p: *const dictEntry) {
+fn prefetch<T>(p: *const T) {
     #[cfg(all(target_arch = "x86_64", not(miri)))]
     // SAFETY: PREFETCHT0 is only a hint: it never faults and never writes,
     // whatever the address; SSE is part of the x86_64 baseline.

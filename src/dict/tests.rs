@@ -693,3 +693,92 @@ fn iteration_over_large_tables_across_a_rehash() {
         }
     }
 }
+
+static FREED_KEYS: Mutex<Vec<u64>> = Mutex::new(Vec::new());
+static EMPTY_CALLBACKS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+unsafe extern "C" fn record_freed_key(key: *mut c_void) {
+    FREED_KEYS.lock().unwrap().push(key as u64 - 1);
+}
+
+unsafe extern "C" fn count_empty_callback(_d: *mut dict) {
+    EMPTY_CALLBACKS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// `dictRelease` and `dictEmpty` over tables large enough for the clearing
+/// walk's look-ahead (and a small one without it), mid-rehash so both tables
+/// hold entries: every key reaches the destructor exactly once, in dict.c's
+/// order (table 0 then table 1, bucket by bucket, each chain from its head),
+/// and `dictEmpty`'s callback runs at dict.c's buckets (every 65536th, up to
+/// the last one holding an entry).
+#[test]
+fn clearing_large_tables_keeps_dict_c_order() {
+    let _g = serial();
+    let sizes: &[u64] = if cfg!(miri) {
+        &[40, 300]
+    } else {
+        &[40, 300, 100_000]
+    };
+    for &n in sizes {
+        for use_empty in [false, true] {
+            // SAFETY: one dict per round, created and released here; the
+            // table walk below reads only buckets below each table's size.
+            unsafe {
+                let mut ty = int_type(mixed_hash);
+                ty.keyDestructor = Some(record_freed_key);
+                let d = create(&mut ty);
+                for i in 0..n {
+                    add(d, k(i), null_mut());
+                }
+                while is_rehashing(d) {
+                    rehash(d, 1000);
+                }
+                expand(d, n * 4);
+                rehash(d, (n / 16) as c_int);
+                assert!(is_rehashing(d), "n {n}");
+                let mut want = Vec::new();
+                let mut want_callbacks = 0;
+                for t in 0..2 {
+                    let mut last_used = None;
+                    for i in 0..ht_size((*d).ht_size_exp[t]) {
+                        let mut he = *bucket_at(d, t, i);
+                        if !he.is_null() {
+                            last_used = Some(i);
+                        }
+                        while !he.is_null() {
+                            want.push((*he).key as u64 - 1);
+                            he = (*he).next;
+                        }
+                    }
+                    if let Some(last) = last_used {
+                        want_callbacks += last / 65536 + 1;
+                    }
+                }
+                assert_eq!(want.len() as u64, n);
+                FREED_KEYS.lock().unwrap().clear();
+                EMPTY_CALLBACKS.store(0, std::sync::atomic::Ordering::Relaxed);
+                if use_empty {
+                    empty(d, Some(count_empty_callback));
+                    assert_eq!(size(d), 0);
+                    assert_eq!(
+                        EMPTY_CALLBACKS.load(std::sync::atomic::Ordering::Relaxed) as u64,
+                        want_callbacks,
+                        "n {n}: dictEmpty callbacks"
+                    );
+                }
+                let freed = std::mem::take(&mut *FREED_KEYS.lock().unwrap());
+                release(d);
+                let freed = if use_empty {
+                    assert!(FREED_KEYS.lock().unwrap().is_empty(), "n {n}: freed twice");
+                    freed
+                } else {
+                    std::mem::take(&mut *FREED_KEYS.lock().unwrap())
+                };
+                assert!(
+                    freed == want,
+                    "n {n} empty {use_empty}: destructor order differs"
+                );
+            }
+        }
+    }
+}
