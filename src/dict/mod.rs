@@ -799,16 +799,46 @@ pub(crate) unsafe fn free_unlinked_entry(d: *mut dict, he: *mut dictEntry) {
 }
 
 /// Frees every entry of one table, calling `callback` every 65536 buckets.
+#[inline]
+unsafe fn clear(d: *mut dict, t: usize, callback: Option<unsafe extern "C" fn(*mut dict)>) {
+    // Two instances: the walk of a small table (in cache, and freed by the
+    // million in pub/sub and client churn) carries no look-ahead code at all,
+    // and the large tables' walk stays out of line so that this one inlines.
+    if ht_size((*d).ht_size_exp[t]) >= ITER_PREFETCH_MIN_BUCKETS as u64 {
+        free_entries_of_large_table(d, t, callback);
+    } else {
+        free_entries::<false>(d, t, callback);
+    }
+    host::valkey_free((*d).ht_table[t].cast());
+    reset_table(d, t);
+}
+
+#[inline(never)]
+unsafe fn free_entries_of_large_table(
+    d: *mut dict,
+    t: usize,
+    callback: Option<unsafe extern "C" fn(*mut dict)>,
+) {
+    free_entries::<true>(d, t, callback);
+}
+
+/// `clear`'s walk, in dict.c's order: bucket by bucket, each chain from its
+/// head, key destructor, value destructor, then the entry.
 ///
 /// Over a large table every entry, and every key its destructor reads (an
 /// sds header, an robj's refcount), sits at a random heap address: freeing
-/// a writable replica's expire tracker or a big dict stalls on each. So the
-/// walk looks ahead: it starts loading the chain head `2 * D` buckets on and
+/// a writable replica's expire tracker or a big dict stalls on each. With
+/// `LOOK_AHEAD` the walk starts loading the chain head `2 * D` buckets on and
 /// the key of the head `D` buckets on (that entry was requested `D` buckets
-/// ago). The frees and destructor calls keep dict.c's order.
-unsafe fn clear(d: *mut dict, t: usize, callback: Option<unsafe extern "C" fn(*mut dict)>) {
+/// ago).
+#[inline(always)]
+unsafe fn free_entries<const LOOK_AHEAD: bool>(
+    d: *mut dict,
+    t: usize,
+    callback: Option<unsafe extern "C" fn(*mut dict)>,
+) {
     const D: u64 = ITER_PREFETCH_DISTANCE as u64;
-    let keys_are_read = dtype(d).keyDestructor.is_some();
+    let keys_are_read = LOOK_AHEAD && dtype(d).keyDestructor.is_some();
     let mut i: u64 = 0;
     // The size is read each time round, as dict.c's loop does.
     while i < ht_size((*d).ht_size_exp[t]) && (*d).ht_used[t] > 0 {
@@ -817,11 +847,11 @@ unsafe fn clear(d: *mut dict, t: usize, callback: Option<unsafe extern "C" fn(*m
                 cb(d);
             }
         }
-        let size = ht_size((*d).ht_size_exp[t]);
-        if size >= ITER_PREFETCH_MIN_BUCKETS as u64 {
+        if LOOK_AHEAD {
             // Read after the callback, before this bucket's destructors: the
             // buckets ahead hold live entries of this table (nothing frees
             // them but this walk), so the head read for its key is valid.
+            let size = ht_size((*d).ht_size_exp[t]);
             if i + 2 * D < size {
                 prefetch(*bucket_at(d, t, i + 2 * D));
             }
@@ -843,8 +873,6 @@ unsafe fn clear(d: *mut dict, t: usize, callback: Option<unsafe extern "C" fn(*m
         }
         i += 1;
     }
-    host::valkey_free((*d).ht_table[t].cast());
-    reset_table(d, t);
 }
 
 /// `dictRelease`. A dict released mid-rehash reports a (fake) completion
