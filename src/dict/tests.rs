@@ -645,6 +645,23 @@ fn iteration_over_a_dict_without_buckets() {
     }
 }
 
+/// A dict of `n` keys caught mid-rehash: filled, its growth finished, then
+/// expanded to `4 * n` buckets with `steps` buckets moved, so both tables
+/// hold entries.
+unsafe fn mid_rehash(ty: &mut dictType, n: u64, steps: u64) -> *mut dict {
+    let d = create(ty);
+    for i in 0..n {
+        add(d, k(i), null_mut());
+    }
+    while is_rehashing(d) {
+        rehash(d, 1000);
+    }
+    expand(d, n * 4);
+    rehash(d, steps as c_int);
+    assert!(is_rehashing(d), "n {n}: not rehashing");
+    d
+}
+
 /// Iterators over tables large enough for the look-ahead prefetch (and the
 /// small ones without it), started mid-rehash so the walk crosses from
 /// table 0 to table 1: every entry exactly once; a safe iterator whose
@@ -659,16 +676,7 @@ fn iteration_over_large_tables_across_a_rehash() {
             // iterator lives on this frame and is reset before the release.
             unsafe {
                 let mut ty = int_type(mixed_hash);
-                let d = create(&mut ty);
-                for i in 0..n {
-                    add(d, k(i), null_mut());
-                }
-                while is_rehashing(d) {
-                    rehash(d, 1000);
-                }
-                expand(d, n * 4);
-                rehash(d, (n / 8) as c_int);
-                assert!(is_rehashing(d));
+                let d = mid_rehash(&mut ty, n, n / 8);
                 let mut it = core::mem::MaybeUninit::<dictIterator>::uninit();
                 init_iterator(it.as_mut_ptr(), d, safe);
                 let mut seen = BTreeSet::new();
@@ -726,16 +734,7 @@ fn clearing_large_tables_keeps_dict_c_order() {
             unsafe {
                 let mut ty = int_type(mixed_hash);
                 ty.keyDestructor = Some(record_freed_key);
-                let d = create(&mut ty);
-                for i in 0..n {
-                    add(d, k(i), null_mut());
-                }
-                while is_rehashing(d) {
-                    rehash(d, 1000);
-                }
-                expand(d, n * 4);
-                rehash(d, (n / 16) as c_int);
-                assert!(is_rehashing(d), "n {n}");
+                let d = mid_rehash(&mut ty, n, n / 16);
                 let mut want = Vec::new();
                 let mut want_callbacks = 0;
                 for t in 0..2 {
