@@ -373,8 +373,9 @@ static void bench_big(int strings, size_t n) {
         t0 = now_ns();
         dictRelease(full);
         report_ns(phase, phase_stop(phase, t0), n);
-        if (before - zmalloc_used_memory() < n * sizeof(void *)) {
-            fprintf(stderr, "release: freed only %zu bytes\n", before - zmalloc_used_memory());
+        size_t freed = before - zmalloc_used_memory();
+        if (freed < n * sizeof(void *)) {
+            fprintf(stderr, "release: freed only %zu bytes\n", freed);
             exit(1);
         }
     }
