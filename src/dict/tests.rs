@@ -63,6 +63,17 @@ fn k(i: u64) -> *mut c_void {
 /// Structural invariants plus agreement with the model.
 unsafe fn check(d: *mut dict, model: &BTreeMap<u64, u64>) {
     assert_eq!(size(d), model.len() as u64);
+    check_tables(d);
+    for (&key, &val) in model {
+        let de = find(d, k(key));
+        assert!(!de.is_null(), "key {key} lost");
+        assert_eq!((*de).v.val as u64, val);
+    }
+}
+
+/// The tables' invariants, read without lookups (which would rehash):
+/// returns the keys they hold.
+unsafe fn check_tables(d: *mut dict) -> BTreeSet<u64> {
     assert_eq!(
         (*d).rehashidx == -1,
         (*d).ht_size_exp[1] == -1,
@@ -88,18 +99,14 @@ unsafe fn check(d: *mut dict, model: &BTreeMap<u64, u64>) {
                     idx,
                     "entry in wrong bucket"
                 );
-                assert!(seen.insert((*de).key as u64), "key twice");
+                assert!(seen.insert((*de).key as u64 - 1), "key twice");
                 count += 1;
                 de = (*de).next;
             }
         }
         assert_eq!(count, (*d).ht_used[t], "ht_used[{t}]");
     }
-    for (&key, &val) in model {
-        let de = find(d, k(key));
-        assert!(!de.is_null(), "key {key} lost");
-        assert_eq!((*de).v.val as u64, val);
-    }
+    seen
 }
 
 unsafe fn random_ops(
@@ -776,5 +783,74 @@ fn clearing_large_tables_keeps_dict_c_order() {
                 );
             }
         }
+    }
+}
+
+unsafe extern "C" fn identity_hash(key: *const c_void) -> u64 {
+    key as u64
+}
+
+/// Moves a rehash forward one bucket per `dictRehash(d, 1)` to its end,
+/// checking the tables every few steps (the check walks both tables), then
+/// every key by lookup.
+unsafe fn rehash_one_bucket_at_a_time(d: *mut dict, model: &BTreeMap<u64, u64>) {
+    let keys: BTreeSet<u64> = model.keys().copied().collect();
+    let every = if cfg!(miri) { 16 } else { 1024 };
+    let mut steps = 0u64;
+    while is_rehashing(d) {
+        rehash(d, 1);
+        steps += 1;
+        if steps.is_multiple_of(every) {
+            assert!(check_tables(d) == keys, "step {steps}: keys differ");
+        }
+    }
+    check(d, model);
+}
+
+/// Step-by-step rehashes of tables large enough for the rehash look-ahead
+/// (`prefetch_next_rehash`), growing and shrinking, each with table 0's last
+/// bucket holding an entry: the last step leaves only that bucket, and the
+/// look-ahead must not read past it (Miri checks the reads; its threshold is
+/// lower so that a table of 128 buckets reaches the look-ahead). Every entry
+/// still ends where dict.c puts it.
+#[test]
+fn single_step_rehashes_of_large_tables() {
+    let _g = serial();
+    let s: u64 = if cfg!(miri) { 1 << 7 } else { 1 << 15 };
+    // SAFETY: one dict, created and released here; keys are integers.
+    unsafe {
+        let mut ty = int_type(identity_hash);
+        let d = create(&mut ty);
+        assert_eq!(expand(d, s), DICT_OK);
+        let mut model = BTreeMap::new();
+        // Keys 1..=s: with the identity hash every one of the s buckets
+        // holds one entry, and s entries do not yet make the table grow.
+        for i in 0..s {
+            assert_eq!(add(d, k(i), i as *mut c_void), DICT_OK);
+            model.insert(i, i);
+        }
+        assert!(!is_rehashing(d));
+        assert_eq!(ht_size((*d).ht_size_exp[0]), s);
+        assert!((0..s).all(|b| !(*bucket_at(d, 0, b)).is_null()));
+
+        assert_eq!(expand(d, 2 * s), DICT_OK);
+        rehash_one_bucket_at_a_time(d, &model);
+        assert_eq!(ht_size((*d).ht_size_exp[0]), 2 * s);
+
+        // Key 2s - 1 lands in the last of the 2s buckets; dropping half the
+        // keys lets the table shrink to s buckets.
+        assert_eq!(add(d, k(2 * s - 2), null_mut()), DICT_OK);
+        model.insert(2 * s - 2, 0);
+        for i in 0..s / 2 {
+            assert_eq!(delete(d, k(i)), DICT_OK);
+            model.remove(&i);
+        }
+        assert!(!is_rehashing(d));
+        assert!(!(*bucket_at(d, 0, 2 * s - 1)).is_null());
+        assert_eq!(shrink(d, s), DICT_OK);
+        assert!(is_rehashing(d));
+        rehash_one_bucket_at_a_time(d, &model);
+        assert_eq!(ht_size((*d).ht_size_exp[0]), s);
+        release(d);
     }
 }
