@@ -90,7 +90,7 @@ for pair in "c:$c_tree" "rs:$rs_tree"; do
     done
     "$snap/$b/src/valkey-server" --version >/dev/null || { echo "bench: $t/src/valkey-server does not run" >&2; exit 1; }
 done
-rs_git=$(git log -1 --format=%h -- src Cargo.toml Cargo.lock valkey-patch 2>/dev/null || echo '?')
+rs_git=$(git log -1 --format=%h -- src Cargo.toml Cargo.lock .cargo valkey-patch 2>/dev/null || echo '?')
 
 # Which lazyfree the Rust build contains: lazyfree.c's static counter only exists in the C one.
 if nm "$snap/rs/src/valkey-server" 2>/dev/null | grep -E ' lazyfree_objects(\.lto_priv\.[0-9]+)?$' >/dev/null; then
