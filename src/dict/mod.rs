@@ -448,14 +448,15 @@ pub(crate) unsafe fn rehash(d: *mut dict, mut n: c_int) -> c_int {
         rehash_bucket_entries(d, (*d).rehashidx as u64);
         (*d).rehashidx += 1;
     }
-    if (*d).ht_size_exp[0] >= REHASH_PREFETCH_MIN_EXP && (*d).ht_used[0] != 0 {
+    if (*d).ht_size_exp[0] >= REHASH_PREFETCH_MIN_EXP {
         prefetch_next_rehash(d);
     }
     c_int::from(!check_rehashing_completed(d))
 }
 
 /// Tables of 2^14 buckets and more (2^6 under Miri, so that its tests reach
-/// the look-ahead) get `prefetch_next_rehash`; smaller ones stay in cache.
+/// the look-ahead) get `prefetch_next_rehash` and the insert's bucket
+/// prefetch; smaller ones stay in cache.
 const REHASH_PREFETCH_MIN_EXP: i8 = if cfg!(miri) { 6 } else { 14 };
 
 /// Starts loading what the next rehash step will read. A step stalls on the
@@ -464,10 +465,13 @@ const REHASH_PREFETCH_MIN_EXP: i8 = if cfg!(miri) { 6 } else { 14 };
 /// step each, so one step of lead is enough: this requests the head of the
 /// bucket after rehashidx, and the key of rehashidx's own head, which the
 /// step before requested when it moved the bucket just before.
-/// Table 0 must still hold entries. Out of line, so that the steps over
-/// small tables stay as short as they were.
+/// Out of line, so that the steps over small tables stay as short as they
+/// were.
 #[inline(never)]
 unsafe fn prefetch_next_rehash(d: *mut dict) {
+    if (*d).ht_used[0] == 0 {
+        return; // table 0 is drained: rehashidx may be past its end
+    }
     // In bounds: table 0's remaining entries are all at or after rehashidx.
     let r = (*d).rehashidx as u64;
     if r + 1 < ht_size((*d).ht_size_exp[0]) {
@@ -606,13 +610,12 @@ unsafe fn insert_slot(
     let mut idx = 0;
     if is_rehashing(d) {
         idx = hash & ht_mask_allocated((*d).ht_size_exp[0]);
-        // A new key lands in table 1: start loading its bucket while the
-        // rehash step works elsewhere.
-        prefetch(bucket_at(
-            d,
-            1,
-            hash & ht_mask_allocated((*d).ht_size_exp[1]),
-        ));
+        // A new key lands in table 1: over a large table, start loading its
+        // bucket while the rehash step works elsewhere.
+        let exp1 = (*d).ht_size_exp[1];
+        if exp1 >= REHASH_PREFETCH_MIN_EXP {
+            prefetch(bucket_at(d, 1, hash & ht_mask_allocated(exp1)));
+        }
         rehash_for_lookup(d, idx);
     }
     expand_if_auto_resize_allowed(d);
