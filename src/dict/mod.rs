@@ -448,16 +448,18 @@ pub(crate) unsafe fn rehash(d: *mut dict, mut n: c_int) -> c_int {
         rehash_bucket_entries(d, (*d).rehashidx as u64);
         (*d).rehashidx += 1;
     }
-    if (*d).ht_size_exp[0] >= REHASH_PREFETCH_MIN_EXP {
+    if (*d).ht_size_exp[0] >= LARGE_TABLE_EXP {
         prefetch_next_rehash(d);
     }
     c_int::from(!check_rehashing_completed(d))
 }
 
-/// Tables of 2^14 buckets and more (2^6 under Miri, so that its tests reach
-/// the look-ahead) get `prefetch_next_rehash` and the insert's bucket
-/// prefetch; smaller ones stay in cache.
-const REHASH_PREFETCH_MIN_EXP: i8 = if cfg!(miri) { 6 } else { 14 };
+/// Tables of 2^14 buckets and more (with their entries, about L2-sized) get
+/// the look-aheads: iteration, clearing, `prefetch_next_rehash` and the
+/// insert's bucket prefetch; smaller ones stay in cache, where a prefetch
+/// would only cost. Under Miri the look-aheads start at 2^6 buckets, so that
+/// the small tests reach them and their reads are bounds-checked.
+const LARGE_TABLE_EXP: i8 = if cfg!(miri) { 6 } else { 14 };
 
 /// Starts loading what the next rehash step will read. A step stalls on the
 /// chain head it moves (a random heap address) and, when the table grows, on
@@ -613,7 +615,7 @@ unsafe fn insert_slot(
         // A new key lands in table 1: over a large table, start loading its
         // bucket while the rehash step works elsewhere.
         let exp1 = (*d).ht_size_exp[1];
-        if exp1 >= REHASH_PREFETCH_MIN_EXP {
+        if exp1 >= LARGE_TABLE_EXP {
             prefetch(bucket_at(d, 1, hash & ht_mask_allocated(exp1)));
         }
         rehash_for_lookup(d, idx);
@@ -1171,10 +1173,8 @@ struct BucketWalk {
 /// when the walk gets there, near enough to stay within the bucket array's
 /// cache lines the walk reads anyway.
 const ITER_PREFETCH_DISTANCE: c_long = 16;
-/// Tables with fewer buckets are walked without prefetching (2^14 buckets:
-/// with their entries, about L2-sized). Under Miri the look-ahead starts at
-/// 64 buckets, so its bucket reads are bounds-checked by the small tests.
-const ITER_PREFETCH_MIN_BUCKETS: c_long = if cfg!(miri) { 64 } else { 1 << 14 };
+/// Tables with fewer buckets are walked and cleared without prefetching.
+const ITER_PREFETCH_MIN_BUCKETS: c_long = 1 << LARGE_TABLE_EXP;
 
 impl BucketWalk {
     /// The first non-empty bucket after `index` and its index, or
