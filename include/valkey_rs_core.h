@@ -377,6 +377,13 @@ struct dictIterator *dictGetIterator(struct dict *d);
 
 /**
  * A heap-allocated safe iterator (pauses rehashing while started).
+ *
+ * A safe iterator never takes a fingerprint, so its `fingerprint` field
+ * keeps the allocation's usable size instead, and `dictReleaseIterator`
+ * frees it with `zfree_with_size`, as sds frees its strings. Plain `zfree`
+ * would ask the allocator for the size again (`je_malloc_usable_size`, the
+ * dearest part of a walk that finds nothing), where dict.c gets an inlined
+ * zfree from GCC's LTO that the library cannot have.
  */
 struct dictIterator *dictGetSafeIterator(struct dict *d);
 

@@ -72,6 +72,54 @@ pub unsafe extern "C" fn valkey_free(ptr: *mut c_void) {
     unsafe { free(ptr) }
 }
 
+/// Usable sizes handed out by `zmalloc_usable`, by address: `zfree_with_size`
+/// must get the same size back (jemalloc's `sdallocx` relies on it).
+fn usable_sizes() -> std::sync::MutexGuard<'static, std::collections::BTreeMap<usize, usize>> {
+    static SIZES: std::sync::Mutex<std::collections::BTreeMap<usize, usize>> =
+        std::sync::Mutex::new(std::collections::BTreeMap::new());
+    SIZES.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[no_mangle]
+/// # Safety
+/// `usable` is NULL or points to a writable `usize`.
+#[allow(clippy::missing_safety_doc)]
+pub unsafe extern "C" fn zmalloc_usable(size: usize, usable: *mut usize) -> *mut c_void {
+    // Rounded up past the request, like an allocator's size class, so that a
+    // caller passing the requested size to zfree_with_size is caught.
+    let u = size.next_multiple_of(16) + 16;
+    // SAFETY: plain libc allocation.
+    let p = unsafe { malloc(u) };
+    if p.is_null() {
+        oom(size);
+    }
+    LIVE.fetch_add(1, Ordering::SeqCst);
+    usable_sizes().insert(p as usize, u);
+    if !usable.is_null() {
+        // SAFETY: the caller passes a writable usize (contract above).
+        unsafe { usable.write(u) };
+    }
+    p
+}
+
+#[no_mangle]
+/// # Safety
+/// `ptr` is NULL or came from `zmalloc_usable`, which gave `size`.
+#[allow(clippy::missing_safety_doc)]
+pub unsafe extern "C" fn zfree_with_size(ptr: *mut c_void, size: usize) {
+    if ptr.is_null() {
+        return;
+    }
+    let known = usable_sizes().remove(&(ptr as usize));
+    if known != Some(size) {
+        eprintln!("fuzz host: zfree_with_size({ptr:?}, {size}) but zmalloc_usable gave {known:?}");
+        std::process::abort();
+    }
+    LIVE.fetch_sub(1, Ordering::SeqCst);
+    // SAFETY: the pointer came from zmalloc_usable (checked just now).
+    unsafe { free(ptr) }
+}
+
 fn oom(size: usize) -> ! {
     eprintln!("fuzz host: out of memory allocating {size} bytes (zmalloc would abort)");
     std::process::abort()

@@ -1042,7 +1042,11 @@ pub(crate) unsafe fn fingerprint(d: *const dict) -> u64 {
 // ---------------------------------------------------------------------------
 // Iterators.
 
-/// `dictInitIterator`. `iter` may be uninitialised stack memory.
+/// `dictInitIterator`. `iter` may be uninitialised stack memory. Unlike
+/// dict.c it also zeroes the fingerprint, which an unsafe walk overwrites
+/// when it starts and a safe one never reads: `dictReleaseIterator` takes a
+/// non-zero fingerprint of a safe iterator for the usable size that
+/// `dictGetSafeIterator` stored there.
 pub(crate) unsafe fn init_iterator(iter: *mut dictIterator, d: *mut dict, safe: bool) {
     ptr::addr_of_mut!((*iter).d).write(d);
     ptr::addr_of_mut!((*iter).table).write(0);
@@ -1050,6 +1054,7 @@ pub(crate) unsafe fn init_iterator(iter: *mut dictIterator, d: *mut dict, safe: 
     ptr::addr_of_mut!((*iter).safe).write(c_int::from(safe));
     ptr::addr_of_mut!((*iter).entry).write(null_mut());
     ptr::addr_of_mut!((*iter).nextEntry).write(null_mut());
+    ptr::addr_of_mut!((*iter).fingerprint).write(0);
 }
 
 /// `dictResetIterator`: a started safe iterator resumes rehashing; a started

@@ -653,6 +653,60 @@ fn iteration_over_a_dict_without_buckets() {
     }
 }
 
+/// Heap iterators through the C ABI. A safe one from `dictGetSafeIterator`
+/// is freed by `zfree_with_size` with the usable size `zmalloc_usable` gave
+/// (the test host aborts on any other size, and reports more than was asked
+/// for, as a size class does); a safe iterator a caller allocated and
+/// initialised itself, and an unsafe heap one, go through plain `zfree`
+/// (the host aborts if either reaches `zfree_with_size`). Each walks the
+/// dict, started or not, and leaves rehashing unpaused.
+#[test]
+fn heap_iterators_are_freed_the_way_they_were_allocated() {
+    use crate::ffi::dict::{
+        dictGetIterator, dictGetSafeIterator, dictInitSafeIterator, dictNext, dictReleaseIterator,
+    };
+    let _g = serial();
+    // SAFETY: one dict, released at the end; every iterator is released
+    // before the next one is made, and none outlives the dict.
+    unsafe {
+        let mut ty = int_type(mixed_hash);
+        let d = create(&mut ty);
+        for i in 0..20 {
+            add(d, k(i), null_mut());
+        }
+        for walk in [0usize, 5, 20] {
+            let it = dictGetSafeIterator(d);
+            assert!((*it).fingerprint >= size_of::<dictIterator>() as u64);
+            let mut seen = 0;
+            while seen < walk && !dictNext(it).is_null() {
+                seen += 1;
+            }
+            assert_eq!(seen, walk);
+            assert_eq!((*d).pauserehash, i16::from(walk > 0));
+            dictReleaseIterator(it);
+            assert_eq!((*d).pauserehash, 0);
+
+            let own = host::valkey_malloc(size_of::<dictIterator>()).cast::<dictIterator>();
+            // Stale bytes, as reused heap memory has.
+            own.cast::<u8>()
+                .write_bytes(0xab, size_of::<dictIterator>());
+            dictInitSafeIterator(own, d);
+            for _ in 0..walk {
+                assert!(!dictNext(own).is_null());
+            }
+            dictReleaseIterator(own);
+            assert_eq!((*d).pauserehash, 0);
+
+            let unsafe_it = dictGetIterator(d);
+            for _ in 0..walk {
+                assert!(!dictNext(unsafe_it).is_null());
+            }
+            dictReleaseIterator(unsafe_it);
+        }
+        release(d);
+    }
+}
+
 /// A dict of `n` keys caught mid-rehash: filled, its growth finished, then
 /// expanded to `4 * n` buckets with `steps` buckets moved, so both tables
 /// hold entries.

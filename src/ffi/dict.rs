@@ -254,10 +254,20 @@ pub unsafe extern "C" fn dictGetIterator(d: *mut dict) -> *mut dictIterator {
 }
 
 /// A heap-allocated safe iterator (pauses rehashing while started).
+///
+/// A safe iterator never takes a fingerprint, so its `fingerprint` field
+/// keeps the allocation's usable size instead, and `dictReleaseIterator`
+/// frees it with `zfree_with_size`, as sds frees its strings. Plain `zfree`
+/// would ask the allocator for the size again (`je_malloc_usable_size`, the
+/// dearest part of a walk that finds nothing), where dict.c gets an inlined
+/// zfree from GCC's LTO that the library cannot have.
 #[no_mangle]
 pub unsafe extern "C" fn dictGetSafeIterator(d: *mut dict) -> *mut dictIterator {
-    let iter = dictGetIterator(d);
-    (*iter).safe = 1;
+    let mut usable = 0usize;
+    let iter = host::zmalloc_usable(core::mem::size_of::<dictIterator>(), &mut usable)
+        .cast::<dictIterator>();
+    table::init_iterator(iter, d, true);
+    (*iter).fingerprint = usable as u64;
     iter
 }
 
@@ -297,7 +307,19 @@ pub unsafe extern "C" fn dictGetNext(de: *const dictEntry) -> *mut dictEntry {
 #[no_mangle]
 pub unsafe extern "C" fn dictReleaseIterator(iter: *mut dictIterator) {
     table::reset_iterator(iter);
-    host::valkey_free(iter.cast());
+    // Non-zero only in a safe iterator from dictGetSafeIterator: its usable
+    // size. init_iterator zeroes the field, so a safe iterator a caller
+    // allocated and initialised itself is freed by plain zfree, as in dict.c.
+    let usable = if (*iter).safe != 0 {
+        (*iter).fingerprint
+    } else {
+        0
+    };
+    if usable != 0 {
+        host::zfree_with_size(iter.cast(), usable as usize);
+    } else {
+        host::valkey_free(iter.cast());
+    }
 }
 
 /// A random entry (random bucket, then random chain element); NULL if empty.

@@ -14,6 +14,8 @@ extern "C" {
     pub fn valkey_calloc(size: usize) -> *mut c_void;
     pub fn ztrycalloc(size: usize) -> *mut c_void;
     pub fn valkey_free(ptr: *mut c_void);
+    pub fn zmalloc_usable(size: usize, usable: *mut usize) -> *mut c_void;
+    pub fn zfree_with_size(ptr: *mut c_void, size: usize);
     pub fn _serverAssert(estr: *const c_char, file: *const c_char, line: c_int);
     pub fn genrand64_int64() -> u64;
     pub static getMonotonicUs: Option<unsafe extern "C" fn() -> u64>;
@@ -47,16 +49,22 @@ macro_rules! vk_assert {
     ($cond:expr) => {
         if !($cond) {
             $crate::ffi::host::server_assert(
-                // The stringified condition and file are literals, so they live forever.
-                match core::ffi::CStr::from_bytes_with_nul(
-                    concat!(stringify!($cond), "\0").as_bytes(),
-                ) {
-                    Ok(s) => s,
-                    Err(_) => c"assertion",
+                // The stringified condition and file are literals, so they
+                // live forever; `const` makes them plain addresses in the
+                // failure path instead of a runtime NUL check at each site.
+                const {
+                    match core::ffi::CStr::from_bytes_with_nul(
+                        concat!(stringify!($cond), "\0").as_bytes(),
+                    ) {
+                        Ok(s) => s,
+                        Err(_) => c"assertion",
+                    }
                 },
-                match core::ffi::CStr::from_bytes_with_nul(concat!(file!(), "\0").as_bytes()) {
-                    Ok(s) => s,
-                    Err(_) => c"valkey-rs-core",
+                const {
+                    match core::ffi::CStr::from_bytes_with_nul(concat!(file!(), "\0").as_bytes()) {
+                        Ok(s) => s,
+                        Err(_) => c"valkey-rs-core",
+                    }
                 },
                 line!(),
             )
@@ -117,6 +125,48 @@ mod test_host {
     #[no_mangle]
     extern "C" fn valkey_free(ptr: *mut c_void) {
         // SAFETY: every pointer the library frees came from the functions above.
+        unsafe { free(ptr) }
+    }
+
+    /// Usable sizes handed out by `zmalloc_usable`, by address, so that
+    /// `zfree_with_size` can check it gets the size back, as jemalloc's
+    /// `sdallocx` requires (a wrong size there corrupts its size classes).
+    /// `valkey_free` leaves its entry stale rather than lock on every free:
+    /// the library never frees one allocation both ways.
+    fn usable_sizes() -> std::sync::MutexGuard<'static, std::collections::BTreeMap<usize, usize>> {
+        static SIZES: std::sync::Mutex<std::collections::BTreeMap<usize, usize>> =
+            std::sync::Mutex::new(std::collections::BTreeMap::new());
+        SIZES.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    #[no_mangle]
+    extern "C" fn zmalloc_usable(size: usize, usable: *mut usize) -> *mut c_void {
+        // More than was asked for, as an allocator's size class is, so that
+        // passing the requested size back to zfree_with_size is caught.
+        let u = size.next_multiple_of(16) + 16;
+        // SAFETY: plain libc allocation.
+        let p = unsafe { malloc(u) };
+        assert!(!p.is_null());
+        usable_sizes().insert(p as usize, u);
+        if !usable.is_null() {
+            // SAFETY: the caller passes a writable usize or NULL, as zmalloc_usable's contract says.
+            unsafe { usable.write(u) };
+        }
+        p
+    }
+
+    #[no_mangle]
+    extern "C" fn zfree_with_size(ptr: *mut c_void, size: usize) {
+        if ptr.is_null() {
+            return;
+        }
+        let known = usable_sizes().remove(&(ptr as usize));
+        if known != Some(size) {
+            // Unwinding out of an extern "C" function aborts: report first.
+            eprintln!("zfree_with_size({ptr:?}, {size}): zmalloc_usable gave {known:?}");
+            std::process::abort();
+        }
+        // SAFETY: the pointer came from zmalloc_usable above (checked just now).
         unsafe { free(ptr) }
     }
     #[no_mangle]
