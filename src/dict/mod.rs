@@ -30,7 +30,7 @@ use core::ffi::{c_int, c_long, c_ulong, c_void};
 use core::mem::size_of;
 use core::ptr::{self, null_mut};
 use std::cell::UnsafeCell;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 
 use crate::ffi::host;
 use crate::vk_assert;
@@ -667,6 +667,76 @@ pub(crate) unsafe fn find_position_for_insert(
     }
 }
 
+/// The usable size the allocator gave every dict entry so far, while all
+/// got the same one. 0 before the first entry; `ENTRY_USABLE_MIXED`, for
+/// good, once two differed or active defrag moved an entry (the new block
+/// comes from Valkey's defrag allocator, whose size the library never sees).
+///
+/// While it holds a size, every live entry's block has exactly that usable
+/// size, so entries are freed with `zfree_with_size`, as sds frees its
+/// strings: `used_memory` drops by the same amount as with `zfree`, without
+/// zfree's `malloc_usable_size` lookup of a random heap address, which is
+/// most of what freeing an entry costs (dict.c pays it on every delete,
+/// `dictRelease` and FLUSHALL). With jemalloc the size never changes
+/// (a size class); with libc malloc it may, and the fast free then stops.
+static ENTRY_USABLE: AtomicUsize = AtomicUsize::new(0);
+const ENTRY_USABLE_MIXED: usize = usize::MAX;
+
+#[inline(always)]
+unsafe fn alloc_entry() -> *mut dictEntry {
+    let mut usable = 0usize;
+    let entry = host::zmalloc_usable(size_of::<dictEntry>(), &mut usable);
+    if usable != ENTRY_USABLE.load(Ordering::Relaxed) {
+        note_entry_usable(usable);
+    }
+    entry.cast()
+}
+
+/// The first entry's size becomes the size; any other ends the fast free.
+/// Relaxed is enough: an entry's size is recorded before the entry is
+/// linked, and a thread that frees it (the lazyfree worker) got it through
+/// a hand-over that orders the record first, so it sees that size or MIXED.
+#[cold]
+#[inline(never)]
+fn note_entry_usable(usable: usize) {
+    if let Err(seen) =
+        ENTRY_USABLE.compare_exchange(0, usable, Ordering::Relaxed, Ordering::Relaxed)
+    {
+        if seen != usable {
+            ENTRY_USABLE.store(ENTRY_USABLE_MIXED, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Active defrag replaced an entry's block: stop trusting the one size.
+#[inline]
+fn note_entry_moved() {
+    ENTRY_USABLE.store(ENTRY_USABLE_MIXED, Ordering::Relaxed);
+}
+
+#[inline(always)]
+unsafe fn free_entry_memory(entry: *mut dictEntry) {
+    let usable = ENTRY_USABLE.load(Ordering::Relaxed);
+    if usable != 0 && usable != ENTRY_USABLE_MIXED {
+        host::zfree_with_size(entry.cast(), usable);
+    } else {
+        host::valkey_free(entry.cast());
+    }
+}
+
+/// Tests start from a clean record (no entry may be live).
+#[cfg(test)]
+pub(crate) fn reset_entry_usable() {
+    ENTRY_USABLE.store(0, Ordering::Relaxed);
+}
+
+/// Whether entries are freed by `zfree_with_size` now.
+#[cfg(test)]
+pub(crate) fn entry_free_has_size() -> bool {
+    let usable = ENTRY_USABLE.load(Ordering::Relaxed);
+    usable != 0 && usable != ENTRY_USABLE_MIXED
+}
+
 /// Links a new entry for `key` at the head of `bucket` in `table`.
 #[inline(always)]
 unsafe fn link_new_entry(
@@ -675,7 +745,7 @@ unsafe fn link_new_entry(
     bucket: *mut *mut dictEntry,
     table: usize,
 ) -> *mut dictEntry {
-    let entry = host::valkey_malloc(size_of::<dictEntry>()).cast::<dictEntry>();
+    let entry = alloc_entry();
     // The value slot stays uninitialised, as in dict.c; callers set it.
     ptr::addr_of_mut!((*entry).key).write(key);
     ptr::addr_of_mut!((*entry).next).write(*bucket);
@@ -835,7 +905,7 @@ pub(crate) unsafe fn free_unlinked_entry(d: *mut dict, he: *mut dictEntry) {
     }
     free_key(d, he);
     free_val(d, he);
-    host::valkey_free(he.cast());
+    free_entry_memory(he);
 }
 
 /// Frees every entry of one table, calling `callback` every 65536 buckets.
@@ -907,7 +977,7 @@ unsafe fn free_entries<const LOOK_AHEAD: bool>(
             let next = (*he).next;
             free_key(d, he);
             free_val(d, he);
-            host::valkey_free(he.cast());
+            free_entry_memory(he);
             (*d).ht_used[t] -= 1;
             he = next;
         }
@@ -1416,6 +1486,7 @@ unsafe fn defrag_bucket(mut bucketref: *mut *mut dictEntry, fns: &dictDefragFunc
         };
         if !newde.is_null() {
             de = newde;
+            note_entry_moved();
         }
         if !newkey.is_null() {
             (*de).key = newkey;

@@ -482,6 +482,96 @@ unsafe extern "C" fn bump_val(ptr: *mut c_void) -> *mut c_void {
     (ptr as u64 + 1_000_000) as *mut c_void
 }
 
+/// Entries are freed by `zfree_with_size` with the usable size they were
+/// allocated with, while every entry got the same one; once the allocator
+/// gives another size, or defrag moves an entry, by plain `zfree`. The test
+/// host aborts if `zfree_with_size` gets any size but the block's own, and
+/// counts its calls, so the fast free is seen to run.
+#[test]
+fn entries_are_freed_with_the_size_they_were_allocated_with() {
+    use crate::ffi::host::test_host::{EXTRA_USABLE, FREES_WITH_SIZE};
+    let _g = serial();
+    let frees = || FREES_WITH_SIZE.load(Ordering::Relaxed);
+    // SAFETY: three dicts, each released before the next; no other test
+    // holds entries (serial), so the record can start afresh.
+    unsafe {
+        reset_entry_usable();
+        let mut ty = int_type(mixed_hash);
+
+        // One size: delete, unlink + free, and release all free fast.
+        let d = create(&mut ty);
+        for i in 0..100 {
+            add(d, k(i), null_mut());
+        }
+        assert!(entry_free_has_size());
+        let before = frees();
+        for i in 0..10 {
+            assert_eq!(delete(d, k(i)), DICT_OK);
+        }
+        free_unlinked_entry(d, unlink(d, k(10)));
+        release(d);
+        assert_eq!(frees() - before, 100);
+
+        // The allocator changes its mind half-way: live entries of two
+        // sizes, each freed correctly (through zfree).
+        let d = create(&mut ty);
+        for i in 0..50 {
+            add(d, k(i), null_mut());
+        }
+        EXTRA_USABLE.store(16, Ordering::Relaxed);
+        for i in 50..100 {
+            add(d, k(i), null_mut());
+        }
+        EXTRA_USABLE.store(0, Ordering::Relaxed);
+        assert!(!entry_free_has_size());
+        let before = frees();
+        for i in (0..100).step_by(3) {
+            assert_eq!(delete(d, k(i)), DICT_OK);
+        }
+        release(d);
+        assert_eq!(frees(), before);
+
+        // Defrag moves entries into blocks of the defrag allocator's own
+        // (move_alloc: plain zmalloc), which only zfree may free.
+        reset_entry_usable();
+        let d = create(&mut ty);
+        for i in 0..50 {
+            add(d, k(i), null_mut());
+        }
+        assert!(entry_free_has_size());
+        let fns = dictDefragFunctions {
+            defragAlloc: Some(move_alloc),
+            defragKey: None,
+            defragVal: None,
+        };
+        let mut st = ScanState {
+            seen: BTreeSet::new(),
+        };
+        let mut cursor = scan_defrag(
+            d,
+            0,
+            Some(collect),
+            Some(&fns),
+            (&mut st as *mut ScanState).cast(),
+        );
+        while cursor != 0 {
+            cursor = scan_defrag(
+                d,
+                cursor,
+                Some(collect),
+                Some(&fns),
+                (&mut st as *mut ScanState).cast(),
+            );
+        }
+        assert_eq!(st.seen.len(), 50);
+        assert!(!entry_free_has_size());
+        let before = frees();
+        release(d);
+        assert_eq!(frees(), before);
+        reset_entry_usable();
+    }
+}
+
 #[test]
 fn defrag_scan_relinks_moved_entries() {
     let _g = serial();

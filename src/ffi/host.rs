@@ -89,9 +89,9 @@ pub fn monotonic_us() -> u64 {
 /// Stand-ins for Valkey's symbols so the crate's own unit tests link and run
 /// without a Valkey tree. They are compiled into test binaries only.
 #[cfg(test)]
-mod test_host {
+pub(crate) mod test_host {
     use core::ffi::{c_char, c_int, c_void, CStr};
-    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
     extern "C" {
         fn malloc(size: usize) -> *mut c_void;
@@ -124,6 +124,9 @@ mod test_host {
     }
     #[no_mangle]
     extern "C" fn valkey_free(ptr: *mut c_void) {
+        // zfree may free what zmalloc_usable gave: forget the size, so a
+        // later block at this address is not taken for that one.
+        usable_sizes().remove(&(ptr as usize));
         // SAFETY: every pointer the library frees came from the functions above.
         unsafe { free(ptr) }
     }
@@ -131,19 +134,23 @@ mod test_host {
     /// Usable sizes handed out by `zmalloc_usable`, by address, so that
     /// `zfree_with_size` can check it gets the size back, as jemalloc's
     /// `sdallocx` requires (a wrong size there corrupts its size classes).
-    /// `valkey_free` leaves its entry stale rather than lock on every free:
-    /// the library never frees one allocation both ways.
     fn usable_sizes() -> std::sync::MutexGuard<'static, std::collections::BTreeMap<usize, usize>> {
         static SIZES: std::sync::Mutex<std::collections::BTreeMap<usize, usize>> =
             std::sync::Mutex::new(std::collections::BTreeMap::new());
         SIZES.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Bytes `zmalloc_usable` adds to every usable size from now on, so a
+    /// test can make the allocator change its mind, as libc malloc may.
+    pub static EXTRA_USABLE: AtomicUsize = AtomicUsize::new(0);
+    /// `zfree_with_size` calls so far, so a test can tell the fast free ran.
+    pub static FREES_WITH_SIZE: AtomicUsize = AtomicUsize::new(0);
+
     #[no_mangle]
     extern "C" fn zmalloc_usable(size: usize, usable: *mut usize) -> *mut c_void {
         // More than was asked for, as an allocator's size class is, so that
         // passing the requested size back to zfree_with_size is caught.
-        let u = size.next_multiple_of(16) + 16;
+        let u = size.next_multiple_of(16) + 16 + EXTRA_USABLE.load(Ordering::Relaxed);
         // SAFETY: plain libc allocation.
         let p = unsafe { malloc(u) };
         assert!(!p.is_null());
@@ -166,6 +173,7 @@ mod test_host {
             eprintln!("zfree_with_size({ptr:?}, {size}): zmalloc_usable gave {known:?}");
             std::process::abort();
         }
+        FREES_WITH_SIZE.fetch_add(1, Ordering::Relaxed);
         // SAFETY: the pointer came from zmalloc_usable above (checked just now).
         unsafe { free(ptr) }
     }
