@@ -68,6 +68,9 @@ pub unsafe extern "C" fn valkey_free(ptr: *mut c_void) {
         return;
     }
     LIVE.fetch_sub(1, Ordering::SeqCst);
+    // zfree may free a zmalloc_usable block: forget its size, so that a
+    // later block at this address is not taken for it.
+    usable_sizes().remove(&(ptr as usize));
     // SAFETY: every non-NULL pointer freed here came from the functions above.
     unsafe { free(ptr) }
 }
