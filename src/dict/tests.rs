@@ -485,7 +485,27 @@ unsafe extern "C" fn bump_val(ptr: *mut c_void) -> *mut c_void {
 /// Finishes the rehash a growth started.
 unsafe fn settle(d: *mut dict) {
     while is_rehashing(d) {
-        rehash(d, 100);
+        rehash(d, 1000);
+    }
+}
+
+/// One whole `dictScanDefrag` pass from cursor 0; the keys it reported.
+unsafe fn defrag_scan_all(d: *mut dict, fns: &dictDefragFunctions) -> BTreeSet<u64> {
+    let mut st = ScanState {
+        seen: BTreeSet::new(),
+    };
+    let mut cursor = 0;
+    loop {
+        cursor = scan_defrag(
+            d,
+            cursor,
+            Some(collect),
+            Some(fns),
+            (&mut st as *mut ScanState).cast(),
+        );
+        if cursor == 0 {
+            return st.seen;
+        }
     }
 }
 
@@ -555,26 +575,7 @@ fn entries_are_freed_with_the_size_they_were_allocated_with() {
             defragKey: None,
             defragVal: None,
         };
-        let mut st = ScanState {
-            seen: BTreeSet::new(),
-        };
-        let mut cursor = scan_defrag(
-            d,
-            0,
-            Some(collect),
-            Some(&fns),
-            (&mut st as *mut ScanState).cast(),
-        );
-        while cursor != 0 {
-            cursor = scan_defrag(
-                d,
-                cursor,
-                Some(collect),
-                Some(&fns),
-                (&mut st as *mut ScanState).cast(),
-            );
-        }
-        assert_eq!(st.seen.len(), 50);
+        assert_eq!(defrag_scan_all(d, &fns).len(), 50);
         assert!(!entry_free_has_size());
         let before = frees();
         release(d);
@@ -601,23 +602,7 @@ fn defrag_scan_relinks_moved_entries() {
             defragKey: None,
             defragVal: Some(bump_val),
         };
-        let mut st = ScanState {
-            seen: BTreeSet::new(),
-        };
-        let mut cursor = 0;
-        loop {
-            cursor = scan_defrag(
-                d,
-                cursor,
-                Some(collect),
-                Some(&fns),
-                (&mut st as *mut ScanState).cast(),
-            );
-            if cursor == 0 {
-                break;
-            }
-        }
-        assert_eq!(st.seen.len(), 500);
+        assert_eq!(defrag_scan_all(d, &fns).len(), 500);
         check(d, &model);
         release(d);
     }
@@ -816,9 +801,7 @@ unsafe fn mid_rehash(ty: &mut dictType, n: u64, steps: u64) -> *mut dict {
     for i in 0..n {
         add(d, k(i), null_mut());
     }
-    while is_rehashing(d) {
-        rehash(d, 1000);
-    }
+    settle(d);
     expand(d, n * 4);
     rehash(d, steps as c_int);
     assert!(is_rehashing(d), "n {n}: not rehashing");
