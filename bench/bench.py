@@ -12,7 +12,8 @@ Sections (BENCH_SECTIONS, comma separated, default all):
   gtest     Valkey's DISABLED_dictBenchmark in valkey-unit-gtests of both builds
   e2e       valkey-benchmark (the C build's binary for both servers), -P 1 and -P 16
   pubsub    used_memory of one data set (channels, patterns, scripts, functions,
-            clients) and PUBLISH throughput with thousands of channels and patterns
+            clients; both builds of a round with the same random seed, --same-seed) and
+            PUBLISH throughput with thousands of channels and patterns
   flush     writable replica: FLUSHALL ASYNC / SYNC with 1M keys written with a TTL
   lazyfree  FLUSHALL ASYNC of a 5M-key DB, UNLINK of 1M-element hash/set/zset/list
 
@@ -195,7 +196,7 @@ class Server:
 
     live = []
 
-    def __init__(self, tree, port, workdir, extra=(), pin=False):
+    def __init__(self, tree, port, workdir, extra=(), pin=False, env=None):
         if not port_free(port):
             raise RuntimeError(f"port {port} is busy: set BENCH_PORT to a free range")
         self.port = port
@@ -204,7 +205,7 @@ class Server:
                 "--save", "", "--appendonly", "no", "--dir", self.dir, "--logfile", "server.log",
                 "--enable-debug-command", "yes", "--protected-mode", "yes", *extra]
         self.proc = subprocess.Popen((PIN_SERVER if pin else []) + args, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
+                                     stderr=subprocess.DEVNULL, env=None if env is None else {**os.environ, **env})
         Server.live.append(self)
         deadline = time.time() + 30
         while True:
@@ -498,13 +499,21 @@ def sec_pubsub(cfg, res):
     npub1, npub16 = (5000, 20000) if cfg.quick else (100000, 500000)
     log(f"pubsub: {channels} channels, {patterns} patterns over {nsub} subscribers, {nscripts} scripts, "
         f"{nlibs} function libraries x 5, {nidle} idle clients; PUBLISH {npub1} (-P 1) / {npub16} (-P 16)")
+    # The same random seed for both builds of a round (a new one each round): bench/same_seed.c.
+    # Without it, two starts of one binary differ by up to ~800 bytes (hashtable child buckets).
+    mem_row = ("used_memory, data set loaded, client buffers settled, same random seed in both builds"
+               if cfg.same_seed else "used_memory, data set loaded, client buffers settled (random seeds)")
     for rnd in range(cfg.rounds):
+        env = ({"LD_PRELOAD": cfg.same_seed, "VALKEY_BENCH_SEED": f"valkey-rs-core bench round {rnd}"}
+               if cfg.same_seed else None)
+        run_ids = {}
         for b in round_order(rnd):
-            srv = Server(cfg.tree[b], cfg.port, cfg.work, pin=True)
+            srv = Server(cfg.tree[b], cfg.port, cfg.work, pin=True, env=env)
             subs = None
             idle = []
             try:
                 c = srv.conn()
+                run_ids[b] = c.info("server")["run_id"]
                 base = int(c.info("memory")["used_memory"])
                 subs = Subscribers(srv.port, nsub, channels, patterns)
                 ok = wait_until(lambda: c.cmd("PUBSUB", "NUMPAT") == patterns
@@ -527,8 +536,7 @@ def sec_pubsub(cfg, res):
                 # then computes mem_clients_normal). The data set is measured once they settled.
                 # (c's own INFO replies do not move it: its reply buffer stays at its size.)
                 info = settled_memory(c)
-                res.add("memory", "used_memory, data set loaded, client buffers settled", "bytes", "lower", b, rnd,
-                        int(info["used_memory"]))
+                res.add("memory", mem_row, "bytes", "lower", b, rnd, int(info["used_memory"]))
                 res.add("memory", "used_memory right after loading (client buffers not yet resized)", "bytes",
                         "lower-info", b, rnd, loaded)
                 res.add("memory", "used_memory growth over empty server, settled", "bytes", "lower-info", b, rnd,
@@ -561,6 +569,9 @@ def sec_pubsub(cfg, res):
                 if subs:
                     subs.close()
                 srv.stop()
+        # The run id comes from the same seeded random bytes: equal ids show the shim took effect.
+        if cfg.same_seed and run_ids["c"] != run_ids["rs"]:
+            raise RuntimeError(f"{cfg.same_seed} did not give both builds the same seed (run ids {run_ids})")
         log(f"pubsub/memory: round {rnd + 1}/{cfg.rounds} done")
 
 
@@ -763,9 +774,12 @@ def main():
     ap.add_argument("--sections", default=",".join(SECTIONS))
     ap.add_argument("--c-tree", default=os.path.join(ROOT, "build", "valkey-c"))
     ap.add_argument("--rs-tree", default=os.path.join(ROOT, "build", "valkey"))
+    ap.add_argument("--same-seed", default="", help="bench/same_seed.c built as a shared object: the pub/sub "
+                    "section's servers of one round get the same random seed (default: random seeds)")
     ap.add_argument("--port", type=int, default=int(os.environ.get("BENCH_PORT", "17400")))
     cfg = ap.parse_args()
     cfg.out = os.path.abspath(cfg.out)
+    cfg.same_seed = os.path.abspath(cfg.same_seed) if cfg.same_seed else ""
     cfg.c_tree, cfg.rs_tree = os.path.abspath(cfg.c_tree), os.path.abspath(cfg.rs_tree)
     cfg.tree = {"c": cfg.c_tree, "rs": cfg.rs_tree}
     cfg.vbench = os.path.join(cfg.c_tree, "src", "valkey-benchmark")

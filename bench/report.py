@@ -97,7 +97,8 @@ def rounds_won(better, by_round):
     if not pairs:
         return "-"
     won = sum((r < c) if better != "higher" else (r > c) for c, r in pairs)
-    return f"{won}/{len(pairs)}"
+    tied = sum(r == c for c, r in pairs)
+    return f"{won}/{len(pairs)}" + (f" ({tied} tied)" if tied else "")
 
 
 def main():
@@ -108,7 +109,7 @@ def main():
              "Medians over the rounds; every ratio is Rust/C of the medians "
              "(< 1 means Rust is faster or smaller for times and sizes, > 1 means faster for req/s). "
              "spread: half the min-max range of the rounds relative to the median (machine noise). "
-             "Rust won: rounds in which Rust beat the C run of the same round.", ""]
+             "Rust won: rounds in which Rust beat the C run of the same round (tied: equal).", ""]
     current = None
     chart = []
     regressions = []

@@ -58,6 +58,16 @@ if has dict; then
     bench/build-dict-bench.sh "$c_tree" "$rustlib" "$out/bin" "$rs_tree"
 fi
 
+same_seed=
+if has pubsub; then
+    # The pub/sub + memory section starts both builds of a round with the same random seed.
+    mkdir -p "$out/bin"
+    cc=${CC:-cc}
+    $cc -O2 -shared -fPIC -o "$out/bin/same_seed.so" bench/same_seed.c -ldl ||
+        { echo "bench: could not build bench/same_seed.c (needs a C compiler)" >&2; exit 1; }
+    same_seed="$out/bin/same_seed.so"
+fi
+
 if has gtest; then
     say "valkey-unit-gtests of both builds"
     gtest_ok=1
@@ -119,6 +129,7 @@ esac
 say "measuring (sections: $sections)"
 args=(--out "$out" --rounds "$rounds" --sections "$sections" --c-tree "$snap/c" --rs-tree "$snap/rs")
 [ "$quick" = 1 ] && args+=(--quick)
+[ -n "$same_seed" ] && args+=(--same-seed "$same_seed")
 python3 bench/bench.py "${args[@]}"
 
 # The callgrind instruction counts: with valgrind, unless BENCH_PROFILE=0.
