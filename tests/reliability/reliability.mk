@@ -6,7 +6,8 @@
 #                         per target when cargo-fuzz and nightly are installed
 #   make fuzz             long libFuzzer runs, FUZZ_SECONDS per target (default 1800), one
 #                         after the other; logs in fuzz/target/logs/
-#   make test-miri        Miri over the dict core's unit tests (skips without the component)
+#   make test-miri        Miri over the dict core's and the lazyfree queue's unit tests (skips
+#                         without the component)
 #   make chaos            switch-over chaos test on CHAOS_SERVER_DIR (default build/valkey)
 #   make chaos-both       the same on build/valkey and build/valkey-c
 #   make test-panic       panic policy: crash report through _serverAssert, death by signal
@@ -19,8 +20,9 @@
 FUZZ_TARGETS ?= dict_model lazyfree_queue
 FUZZ_SMOKE_SECONDS ?= 30
 FUZZ_SECONDS ?= 1800
-MIRI_FILTER ?= dict::
-# Every dict test runs under Miri (the slow ones shrink under cfg(miri); ~6 min here).
+MIRI_FILTER ?= dict:: lazyfree::worker::
+# Every dict test and every test of the lazyfree job queue runs under Miri (the slow ones shrink
+# under cfg(miri); ~7 min here). Miri reports data races and deadlocks (a lost wake-up of the worker).
 # Extra libtest arguments, e.g. MIRI_SKIP="--skip random_operations" for a quicker pass.
 MIRI_SKIP ?=
 CHAOS_SERVER_DIR ?= $(VALKEY_DIR)
@@ -63,8 +65,8 @@ fuzz:
 
 test-miri:
 	@if $(CARGO) +nightly miri --version >/dev/null 2>&1; then \
-	    echo "==> cargo +nightly miri test --lib $(MIRI_FILTER) -- $(MIRI_SKIP)"; \
-	    CARGO_TARGET_DIR=$(CURDIR)/target/miri $(CARGO) +nightly miri test --lib $(MIRI_FILTER) -- $(MIRI_SKIP); \
+	    echo "==> cargo +nightly miri test --lib -- $(MIRI_FILTER) $(MIRI_SKIP)"; \
+	    CARGO_TARGET_DIR=$(CURDIR)/target/miri $(CARGO) +nightly miri test --lib -- $(MIRI_FILTER) $(MIRI_SKIP); \
 	else echo "test-miri: SKIPPED: no miri component on the nightly toolchain (rustup +nightly component add miri rust-src)"; fi
 
 chaos:
