@@ -16,25 +16,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-static FILE *seeded(const char *path) {
+/* The seeded stream for /dev/urandom while VALKEY_BENCH_SEED is set, else libc's `name`. */
+static FILE *open_as(const char *name, const char *path, const char *mode) {
     static char bytes[64];
     const char *seed = getenv("VALKEY_BENCH_SEED");
-    if (path == NULL || seed == NULL || seed[0] == '\0' || strcmp(path, "/dev/urandom") != 0) return NULL;
-    size_t n = strlen(seed);
-    for (size_t i = 0; i < sizeof(bytes); i++) bytes[i] = seed[i % n];
-    return fmemopen(bytes, sizeof(bytes), "r");
-}
-
-FILE *fopen(const char *path, const char *mode) {
-    FILE *f = seeded(path);
-    if (f) return f;
-    FILE *(*real)(const char *, const char *) = (FILE * (*)(const char *, const char *)) dlsym(RTLD_NEXT, "fopen");
+    if (path != NULL && seed != NULL && seed[0] != '\0' && strcmp(path, "/dev/urandom") == 0) {
+        size_t n = strlen(seed);
+        for (size_t i = 0; i < sizeof(bytes); i++) bytes[i] = seed[i % n];
+        return fmemopen(bytes, sizeof(bytes), "r");
+    }
+    FILE *(*real)(const char *, const char *) = (FILE * (*)(const char *, const char *)) dlsym(RTLD_NEXT, name);
     return real(path, mode);
 }
 
-FILE *fopen64(const char *path, const char *mode) {
-    FILE *f = seeded(path);
-    if (f) return f;
-    FILE *(*real)(const char *, const char *) = (FILE * (*)(const char *, const char *)) dlsym(RTLD_NEXT, "fopen64");
-    return real(path, mode);
-}
+FILE *fopen(const char *path, const char *mode) { return open_as("fopen", path, mode); }
+FILE *fopen64(const char *path, const char *mode) { return open_as("fopen64", path, mode); }

@@ -44,7 +44,7 @@ pub struct JobQueue<J: Job> {
     /// True while the worker sleeps on `wake` (set and cleared under the lock).
     /// The worker sleeps here rather than in the channel's blocking `recv`: on
     /// a writable replica's FLUSHALL ASYNC, waking it this way cost the main
-    /// thread ~6 µs less CPU than the channel's own wake-up (bench/README.md).
+    /// thread 2-6 µs less CPU than the channel's own wake-up (bench/README.md).
     idle: Mutex<bool>,
     wake: Condvar,
     pending: AtomicUsize,
