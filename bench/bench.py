@@ -321,6 +321,12 @@ def valkey_benchmark(cfg, port, args, timeout=600):
 
 def sec_dict(cfg, res):
     bins = {"c": os.path.join(cfg.out, "bin", "dict_bench_c"), "rs": os.path.join(cfg.out, "bin", "dict_bench_rs")}
+    if cfg.control:
+        # Copies, so that the two sides are two files as in the real comparison.
+        for suffix in ("", "_p16", "_p32", "_p48"):
+            if os.path.exists(bins["c"] + suffix):
+                shutil.copy2(bins["c"] + suffix, bins["c"] + "_control" + suffix)
+        bins["rs"] = bins["c"] + "_control"
     # Small-dict phases at 10M ops run 0.1-0.5 s each; at 2M they were short enough to be jitter.
     n, s = (100000, 200000) if cfg.quick else (1000000, 10000000)
     rounds = cfg.dict_rounds
@@ -333,7 +339,7 @@ def sec_dict(cfg, res):
     # placements of every dict function instead of resting on one.
     pads = [p for p in (0, 16, 32, 48)
             if p == 0 or all(os.path.exists(f"{bins[b]}_p{p}") for b in BUILDS)]
-    if os.path.exists(lto):
+    if os.path.exists(lto) and not cfg.control:
         bins["c_lto"] = lto
         runs.append(("dict-lto", "c_lto"))
         if os.path.exists(inline):
@@ -360,7 +366,7 @@ def sec_dict(cfg, res):
                 else:
                     res.add("dict", phase, unit, "lower", b, rnd, float(value))
         log(f"dict: round {rnd + 1}/{rounds} done")
-    if os.path.exists(lto) and not os.path.exists(inline):
+    if os.path.exists(lto) and not os.path.exists(inline) and not cfg.control:
         # Without the inline build, the Rust side of dict-lto is the dict section's Rust side.
         for line in open(res.path):
             f = line.rstrip("\n").split("\t")
@@ -405,29 +411,39 @@ def sec_e2e(cfg, res):
     # About 1.2 s per run at full size: 0.3 s runs (50,000 / 500,000) were mostly jitter.
     n1, n16 = (20000, 100000) if cfg.quick else (200000, 2000000)
     log(f"e2e: valkey-benchmark -c 50 -r 100000, {n1} requests unpipelined, {n16} with -P 16, {cfg.rounds} rounds")
+    # Both builds' servers run side by side (pinned to the same CPU, one idle while the other is
+    # measured) and the builds alternate test by test, the first build flipping from one test to
+    # the next and from one round to the next. Running one build's 20 tests, then the other's,
+    # put ~25 s between the two runs of a test, and the machine's load drifts over that time.
     for rnd in range(cfg.rounds):
-        for b in round_order(rnd):
-            srv = Server(cfg.tree[b], cfg.port, cfg.work, pin=True)
-            try:
-                c = srv.conn()
-                sha = c.cmd("SCRIPT", "LOAD", LUA_SET)
+        srv = {}
+        try:
+            for i, b in enumerate(BUILDS):
+                srv[b] = Server(cfg.tree[b], cfg.port + i, cfg.work, pin=True)
+            shas = set()
+            for s in srv.values():
+                c = s.conn()
+                shas.add(c.cmd("SCRIPT", "LOAD", LUA_SET))
                 c.cmd("FUNCTION", "LOAD", "REPLACE", FUNC_LIB)
                 c.close()
-                tests = {t.upper(): ["-t", t] for t in E2E_TESTS.split(",")}
-                tests.update({
-                    "PUBLISH": ["PUBLISH", "chan:__rand_int__", "hello"],
-                    "EVALSHA": ["EVALSHA", sha, 1, "key:__rand_int__", "v"],
-                    "FCALL": ["FCALL", "bench_set", 1, "key:__rand_int__", "v"],
-                })
-                for pipe, n in ((1, n1), (16, n16)):
-                    for name, args in tests.items():
-                        cpu0 = srv.thread_cpu_ns(MAIN_THREAD)
-                        r = valkey_benchmark(cfg, srv.port, ["-c", 50, "-n", n, "-r", 100000, "-P", pipe, *args])
-                        cpu = srv.thread_cpu_ns(MAIN_THREAD) - cpu0
-                        res.add("e2e", f"{name} -P {pipe}", "req/s", "higher", b, rnd, next(iter(r.values())))
-                        res.add("e2e-cpu", f"{name} -P {pipe}", "ns/req", "lower-1pct", b, rnd, cpu / n)
-            finally:
-                srv.stop()
+            (sha,) = shas  # the SHA1 of the same script
+            tests = {t.upper(): ["-t", t] for t in E2E_TESTS.split(",")}
+            tests.update({
+                "PUBLISH": ["PUBLISH", "chan:__rand_int__", "hello"],
+                "EVALSHA": ["EVALSHA", sha, 1, "key:__rand_int__", "v"],
+                "FCALL": ["FCALL", "bench_set", 1, "key:__rand_int__", "v"],
+            })
+            runs = [(pipe, n, name, args) for pipe, n in ((1, n1), (16, n16)) for name, args in tests.items()]
+            for i, (pipe, n, name, args) in enumerate(runs):
+                for b in round_order(rnd + i):
+                    cpu0 = srv[b].thread_cpu_ns(MAIN_THREAD)
+                    r = valkey_benchmark(cfg, srv[b].port, ["-c", 50, "-n", n, "-r", 100000, "-P", pipe, *args])
+                    cpu = srv[b].thread_cpu_ns(MAIN_THREAD) - cpu0
+                    res.add("e2e", f"{name} -P {pipe}", "req/s", "higher", b, rnd, next(iter(r.values())))
+                    res.add("e2e-cpu", f"{name} -P {pipe}", "ns/req", "lower-1pct", b, rnd, cpu / n)
+        finally:
+            for s in srv.values():
+                s.stop()
         log(f"e2e: round {rnd + 1}/{cfg.rounds} done")
 
 
@@ -595,14 +611,16 @@ def fill_replica_with_ttl(cfg, port, nkeys):
 
 
 @contextlib.contextmanager
-def writable_replica(cfg, b, pin=False):
-    """A primary and a writable replica (replica-read-only no) of build b, the link up;
-    yields (replica Server, connection to it). Both servers stop on exit."""
-    prim = Server(cfg.tree[b], cfg.port, cfg.work)
+def writable_replica(cfg, b, pin=False, port=None):
+    """A primary (on port, default cfg.port) and a writable replica (replica-read-only no, on
+    port + 1) of build b, the link up; yields (replica Server, connection to it). Both servers
+    stop on exit."""
+    port = cfg.port if port is None else port
+    prim = Server(cfg.tree[b], port, cfg.work)
     repl = None
     try:
-        repl = Server(cfg.tree[b], cfg.port + 1, cfg.work,
-                      ["--replicaof", "127.0.0.1", str(cfg.port), "--replica-read-only", "no"], pin=pin)
+        repl = Server(cfg.tree[b], port + 1, cfg.work,
+                      ["--replicaof", "127.0.0.1", str(port), "--replica-read-only", "no"], pin=pin)
         c = repl.conn()
         if wait_until(lambda: c.info("replication").get("master_link_status") == "up", 60, 0.05) is None:
             raise RuntimeError("replica did not connect")
@@ -622,57 +640,67 @@ def fill_tracked(cfg, repl, c, nkeys):
         raise RuntimeError(f"replica tracks {tracked} keys, DBSIZE {c.cmd('DBSIZE')}, wanted {nkeys}")
 
 
+def one_flush(cfg, repl, c, nkeys, mode, add):
+    """Refills the replica's nkeys tracked keys, runs one FLUSHALL mode and adds its rows."""
+    tag = f"FLUSHALL {mode}, {nkeys // 1000}k tracked keys"
+    target = "lower" if mode == "ASYNC" else "lower-info"
+    fill_tracked(cfg, repl, c, nkeys)
+    c.cmd("CONFIG", "RESETSTAT")
+    repl.reset_peak_rss()
+    rss0 = repl.vm("VmRSS")
+    w0 = repl.thread_cpu_ns(LAZYFREE_THREAD)
+    m0 = repl.thread_cpu_ns(MAIN_THREAD)
+    t0 = time.perf_counter()
+    c.cmd("FLUSHALL", mode)
+    reply_s = time.perf_counter() - t0
+    main_cpu_us = (repl.thread_cpu_ns(MAIN_THREAD) - m0) / 1e3
+    d = drain(c, 300)
+    total_s = time.perf_counter() - t0
+    info = c.info("everything")
+    add(f"{tag}: main thread (cmdstat usec)", "us", target, cmdstat_usec(info, "flushall"))
+    add(f"{tag}: reply latency (client)", "ms", "lower-info", reply_s * 1e3)
+    # The main thread's CPU time from the request to the reply (schedstat): the command plus
+    # reading and answering it, without the time spent waiting for a core, which the cmdstat
+    # microseconds above include.
+    add(f"{tag}: main thread CPU time, request to reply (schedstat)", "us", target, main_cpu_us)
+    if mode == "ASYNC":
+        add(f"{tag}: until lazyfree_pending_objects=0", "ms", "lower", total_s * 1e3)
+        add(f"{tag}: lazyfree worker CPU time", "ms", "lower", (repl.thread_cpu_ns(LAZYFREE_THREAD) - w0) / 1e6)
+        add(f"{tag}: lazyfreed_objects", "objects", "same", int(info["lazyfreed_objects"]))
+    add(f"{tag}: peak RSS (VmHWM from the flush on)", "MB", "lower-info", repl.vm("VmHWM") / 2**20)
+    add(f"{tag}: RSS before flush", "MB", "lower-info", rss0 / 2**20)
+    if int(info["slave_expires_tracked_keys"]) != 0 or d is None:
+        raise RuntimeError("tracker not empty / lazyfree did not drain after FLUSHALL")
+
+
 def sec_flush(cfg, res, async_flushes=3):
-    """Per round and build: async_flushes FLUSHALL ASYNC (each right after refilling; the
-    rows get their median, since one flush's main-thread microseconds vary by +-20 %), then
-    one FLUSHALL SYNC for contrast."""
+    """Per round: both builds' primary + writable replica side by side (ports cfg.port..+3), then
+    async_flushes FLUSHALL ASYNC per build (each right after refilling; the rows get their median,
+    since one flush's main-thread microseconds vary by +-20 %), then one FLUSHALL SYNC for
+    contrast. The builds alternate flush by flush, the first build flipping each time, so that
+    the two builds' flushes of a round are seconds apart rather than minutes."""
     nkeys = 100000 if cfg.quick else 1000000
-    log(f"flush: primary + writable replica, {nkeys} keys with TTL written on the replica, {cfg.rounds} rounds, "
-        f"{async_flushes} FLUSHALL ASYNC and 1 FLUSHALL SYNC per round and build")
+    log(f"flush: primary + writable replica per build, {nkeys} keys with TTL written on the replica, "
+        f"{cfg.rounds} rounds, {async_flushes} FLUSHALL ASYNC and 1 FLUSHALL SYNC per round and build, "
+        "the builds alternating flush by flush")
     for rnd in range(cfg.rounds):
-        for b in round_order(rnd):
-            with writable_replica(cfg, b) as (repl, c):
-                for mode, flushes in (("ASYNC", async_flushes), ("SYNC", 1)):
-                    tag = f"FLUSHALL {mode}, {nkeys // 1000}k tracked keys"
-                    target = "lower" if mode == "ASYNC" else "lower-info"
-                    rows = {}
-
-                    def add(metric, unit, better, value):
-                        rows.setdefault((metric, unit, better), []).append(value)
-
-                    for _ in range(flushes):
-                        fill_tracked(cfg, repl, c, nkeys)
-                        c.cmd("CONFIG", "RESETSTAT")
-                        repl.reset_peak_rss()
-                        rss0 = repl.vm("VmRSS")
-                        w0 = repl.thread_cpu_ns(LAZYFREE_THREAD)
-                        m0 = repl.thread_cpu_ns(MAIN_THREAD)
-                        t0 = time.perf_counter()
-                        c.cmd("FLUSHALL", mode)
-                        reply_s = time.perf_counter() - t0
-                        main_cpu_us = (repl.thread_cpu_ns(MAIN_THREAD) - m0) / 1e3
-                        d = drain(c, 300)
-                        total_s = time.perf_counter() - t0
-                        info = c.info("everything")
-                        add(f"{tag}: main thread (cmdstat usec)", "us", target, cmdstat_usec(info, "flushall"))
-                        add(f"{tag}: reply latency (client)", "ms", "lower-info", reply_s * 1e3)
-                        # The main thread's CPU time from the request to the reply (schedstat): the
-                        # command plus reading and answering it, without the time spent waiting for a
-                        # core, which the cmdstat microseconds above include.
-                        add(f"{tag}: main thread CPU time, request to reply (schedstat)", "us", target, main_cpu_us)
-                        if mode == "ASYNC":
-                            add(f"{tag}: until lazyfree_pending_objects=0", "ms", "lower", total_s * 1e3)
-                            add(f"{tag}: lazyfree worker CPU time", "ms", "lower",
-                                (repl.thread_cpu_ns(LAZYFREE_THREAD) - w0) / 1e6)
-                            add(f"{tag}: lazyfreed_objects", "objects", "same", int(info["lazyfreed_objects"]))
-                        add(f"{tag}: peak RSS (VmHWM from the flush on)", "MB", "lower-info",
-                            repl.vm("VmHWM") / 2**20)
-                        add(f"{tag}: RSS before flush", "MB", "lower-info", rss0 / 2**20)
-                        if int(info["slave_expires_tracked_keys"]) != 0 or d is None:
-                            raise RuntimeError("tracker not empty / lazyfree did not drain after FLUSHALL")
-                    for (metric, unit, better), values in rows.items():
+        with contextlib.ExitStack() as stack:
+            reps = {b: stack.enter_context(writable_replica(cfg, b, port=cfg.port + 2 * i))
+                    for i, b in enumerate(BUILDS)}
+            k = 0
+            for mode, flushes in (("ASYNC", async_flushes), ("SYNC", 1)):
+                rows = {b: {} for b in BUILDS}
+                for _ in range(flushes):
+                    for b in round_order(rnd + k):
+                        def add(metric, unit, better, value, b=b):
+                            rows[b].setdefault((metric, unit, better), []).append(value)
+                        one_flush(cfg, *reps[b], nkeys, mode, add)
+                    k += 1
+                for b in BUILDS:
+                    for (metric, unit, better), values in rows[b].items():
                         res.add("flush", metric, unit, better, b, rnd, statistics.median(values))
-            if PIN_SERVER:
+        if PIN_SERVER:
+            for b in round_order(rnd):
                 flush_on_one_cpu(cfg, res, b, rnd, nkeys)
         log(f"flush: round {rnd + 1}/{cfg.rounds} done")
 
@@ -717,52 +745,56 @@ FILL = {
 }
 
 
+def timed_free(srv, c, command, timeout=600):
+    """Runs command (FLUSHALL ASYNC or an UNLINK); returns (ms until lazyfree_pending_objects
+    is 0, ms of lazyfree worker CPU time, INFO after), with the stats reset before."""
+    c.cmd("CONFIG", "RESETSTAT")
+    w0 = srv.thread_cpu_ns(LAZYFREE_THREAD)
+    t0 = time.perf_counter()
+    reply = c.cmd(*command)
+    if command[0] == "UNLINK" and reply != 1:
+        raise RuntimeError("UNLINK did not delete")
+    if drain(c, timeout) is None:
+        raise RuntimeError(f"{' '.join(command)} did not drain")
+    total = time.perf_counter() - t0
+    return total * 1e3, (srv.thread_cpu_ns(LAZYFREE_THREAD) - w0) / 1e6, c.info("everything")
+
+
 def sec_lazyfree(cfg, res):
+    """Per round, both builds' servers side by side (unpinned: the worker must not share the
+    main thread's core); the builds alternate step by step, the first build flipping each step,
+    so that the two builds' runs of a step are seconds apart."""
     nkeys, nelem = (500000, 100000) if cfg.quick else (5000000, 1000000)
     log(f"lazyfree: FLUSHALL ASYNC of {nkeys} keys (DEBUG POPULATE), UNLINK of {nelem}-element "
-        f"hash/set/zset/list, {cfg.rounds} rounds")
+        f"hash/set/zset/list, {cfg.rounds} rounds, the builds alternating step by step")
     for rnd in range(cfg.rounds):
-        for b in round_order(rnd):
-            srv = Server(cfg.tree[b], cfg.port, cfg.work)
-            try:
-                c = srv.conn()
-                c.cmd("DEBUG", "POPULATE", nkeys)
-                c.cmd("CONFIG", "RESETSTAT")
-                w0 = srv.thread_cpu_ns(LAZYFREE_THREAD)
-                t0 = time.perf_counter()
-                c.cmd("FLUSHALL", "ASYNC")
-                d = drain(c, 600)
-                if d is None:
-                    raise RuntimeError("FLUSHALL ASYNC did not drain")
-                total = time.perf_counter() - t0
-                info = c.info("everything")
-                tag = f"FLUSHALL ASYNC {nkeys // 1000000 or nkeys / 1e6}M keys"
-                res.add("lazyfree", f"{tag}: until drained", "ms", "lower", b, rnd, total * 1e3)
-                res.add("lazyfree", f"{tag}: lazyfree worker CPU time", "ms", "lower", b, rnd,
-                        (srv.thread_cpu_ns(LAZYFREE_THREAD) - w0) / 1e6)
+        srv, conn = {}, {}
+        try:
+            for i, b in enumerate(BUILDS):
+                srv[b] = Server(cfg.tree[b], cfg.port + i, cfg.work)
+                conn[b] = srv[b].conn()
+            tag = f"FLUSHALL ASYNC {nkeys // 1000000 or nkeys / 1e6}M keys"
+            for b in round_order(rnd):
+                conn[b].cmd("DEBUG", "POPULATE", nkeys)
+                total, worker, info = timed_free(srv[b], conn[b], ("FLUSHALL", "ASYNC"))
+                res.add("lazyfree", f"{tag}: until drained", "ms", "lower", b, rnd, total)
+                res.add("lazyfree", f"{tag}: lazyfree worker CPU time", "ms", "lower", b, rnd, worker)
                 res.add("lazyfree", f"{tag}: main thread (cmdstat usec)", "us", "lower-info", b, rnd,
                         cmdstat_usec(info, "flushall"))
-                for kind, script in FILL.items():
-                    c.cmd("EVAL", script, 1, f"big:{kind}", nelem)
-                    c.cmd("CONFIG", "RESETSTAT")
-                    w0 = srv.thread_cpu_ns(LAZYFREE_THREAD)
-                    t0 = time.perf_counter()
-                    if c.cmd("UNLINK", f"big:{kind}") != 1:
-                        raise RuntimeError("UNLINK did not delete")
-                    d = drain(c, 600)
-                    if d is None:
-                        raise RuntimeError("UNLINK did not drain")
-                    total = time.perf_counter() - t0
-                    info = c.info("everything")
-                    res.add("lazyfree", f"UNLINK {nelem // 1000}k-element {kind}: until drained", "ms", "lower", b,
-                            rnd, total * 1e3)
-                    res.add("lazyfree", f"UNLINK {nelem // 1000}k-element {kind}: lazyfree worker CPU time", "ms",
-                            "lower", b, rnd, (srv.thread_cpu_ns(LAZYFREE_THREAD) - w0) / 1e6)
-                    res.add("lazyfree", f"UNLINK {nelem // 1000}k-element {kind}: lazyfreed_objects", "objects",
-                            "same", b, rnd, int(info["lazyfreed_objects"]))
+            for k, (kind, script) in enumerate(FILL.items()):
+                for b in round_order(rnd + k + 1):
+                    conn[b].cmd("EVAL", script, 1, f"big:{kind}", nelem)
+                    total, worker, info = timed_free(srv[b], conn[b], ("UNLINK", f"big:{kind}"))
+                    metric = f"UNLINK {nelem // 1000}k-element {kind}"
+                    res.add("lazyfree", f"{metric}: until drained", "ms", "lower", b, rnd, total)
+                    res.add("lazyfree", f"{metric}: lazyfree worker CPU time", "ms", "lower", b, rnd, worker)
+                    res.add("lazyfree", f"{metric}: lazyfreed_objects", "objects", "same", b, rnd,
+                            int(info["lazyfreed_objects"]))
+        finally:
+            for c in conn.values():
                 c.close()
-            finally:
-                srv.stop()
+            for s in srv.values():
+                s.stop()
         log(f"lazyfree: round {rnd + 1}/{cfg.rounds} done")
 
 
@@ -783,6 +815,8 @@ def main():
     ap.add_argument("--rs-tree", default=os.path.join(ROOT, "build", "valkey"))
     ap.add_argument("--same-seed", default="", help="bench/same_seed.c built as a shared object: the pub/sub "
                     "section's servers of one round get the same random seed (default: random seeds)")
+    ap.add_argument("--control", action="store_true", help="A/A control: --rs-tree is a copy of the C tree; the "
+                    "dict section runs the C harness on both sides")
     ap.add_argument("--port", type=int, default=int(os.environ.get("BENCH_PORT", "17400")))
     cfg = ap.parse_args()
     cfg.out = os.path.abspath(cfg.out)

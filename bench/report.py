@@ -110,6 +110,10 @@ def main():
              "(< 1 means Rust is faster or smaller for times and sizes, > 1 means faster for req/s). "
              "spread: half the min-max range of the rounds relative to the median (machine noise). "
              "Rust won: rounds in which Rust beat the C run of the same round (tied: equal).", ""]
+    control = "CONTROL RUN" in meta
+    if control:
+        lines += ["**Control run (A/A): the column headed Rust is a second copy of the C build.** "
+                  "Read every ratio as noise, every MISSED as a miss that noise alone produces.", ""]
     current = None
     chart = []
     regressions = []
@@ -140,7 +144,7 @@ def main():
                  os.path.join(out, "flush-profile", "flush-profile.md")):
         if os.path.exists(prof):
             lines += ["", open(prof).read().strip()]
-    lines += ["", "### Targets missed", ""]
+    lines += ["", "### Targets missed" + (" by C against C (control run)" if control else ""), ""]
     lines += [f"- {x}" for x in regressions] or ["- none"]
     text = "\n".join(lines) + "\n"
     with open(os.path.join(out, "results.md"), "w") as f:

@@ -8,10 +8,13 @@
 #   BENCH_QUICK=1         small sizes (and 2 rounds unless BENCH_ROUNDS is set): a ~3 min smoke run
 #   BENCH_SECTIONS=...    comma list of dict,gtest,e2e,pubsub,flush,lazyfree (default: all)
 #   BENCH_OUT=build/bench where raw.tsv, results.md (and results.png with matplotlib) go
-#   BENCH_PORT=17400      first of the two loopback ports the servers use
+#   BENCH_PORT=17400      first of the four loopback ports the servers use (+10..+13: the profiles)
 #   VALKEY_DIR / VALKEY_C_DIR   the two trees (default build/valkey, build/valkey-c)
 #   BENCH_NO_BUILD=1      measure the trees as they are (make bench then skips make valkey valkey-c)
 #   BENCH_PROFILE=0       skip the callgrind instruction counts of the dict phases (needs valgrind)
+#   BENCH_CONTROL=1       control run (A/A): the C build on both sides, through the same rounds and
+#                         the same code; its ratios show how far from 1.00 the machine's noise alone
+#                         moves a row (bench/README.md, "The control run")
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -27,6 +30,10 @@ c_tree=${VALKEY_C_DIR:-build/valkey-c}
 cargo=${CARGO:-cargo}
 rustlib=${CARGO_TARGET_DIR:-$root/target}/release/libvalkey_rs_core.a
 jobs=${JOBS:-2}
+control=${BENCH_CONTROL:-0}
+[ "$control" = 0 ] || [ "$control" = 1 ] || { echo "bench: BENCH_CONTROL must be 0 or 1" >&2; exit 2; }
+# The control run measures the C build against a copy of itself: the "Rust" column is C.
+[ "$control" = 1 ] && rs_tree=$c_tree
 
 say() { printf '\n\033[1;36m==> bench: %s\033[0m  (%s UTC)\n' "$*" "$(date -u +%H:%M:%S)"; }
 has() { case ",$sections," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
@@ -108,7 +115,9 @@ if nm "$snap/rs/src/valkey-server" 2>/dev/null | grep -E ' lazyfree_objects(\.lt
 else
     lazyfree_impl="Rust (valkey-rs-core's lazyfree worker)"
 fi
-if nm "$snap/rs/src/valkey-server" 2>/dev/null | grep -E ' dict_can_resize(\.lto_priv\.[0-9]+)?$' >/dev/null; then
+if [ "$control" = 1 ]; then
+    lazyfree_impl="C on both sides (control run)"
+elif nm "$snap/rs/src/valkey-server" 2>/dev/null | grep -E ' dict_can_resize(\.lto_priv\.[0-9]+)?$' >/dev/null; then
     echo "bench: $rs_tree/src/valkey-server contains dict.c's statics: it is not a USE_RUST_CORE=yes build" >&2; exit 1
 fi
 
@@ -119,6 +128,7 @@ load_before=$(cut -d' ' -f1-3 /proc/loadavg)
     echo "- rounds: $rounds per build (dict microbenchmark: $((2 * rounds)), two rounds each on the harness padded by 0, 16, 32, 48 bytes in turn: code placements); quick: $quick; sections: $sections"
     echo "- Rust build: $rs_tree (USE_RUST_CORE=yes; last change to the crate/patch: $rs_git); C build: $c_tree; valkey-benchmark: the C build's; binaries snapshotted to $snap at start"
     echo "- lazyfree in the Rust build: $lazyfree_impl"
+    [ "$control" = 0 ] || echo "- **CONTROL RUN (A/A): both columns are the C build** ($c_tree, two copies of its binaries; the dict section runs the C harness on both sides). Every ratio here is machine noise; a MISSED row is a miss that the noise alone produces."
 } >"$out/meta.md"
 cat "$out/meta.md"
 case $load_before in
@@ -130,11 +140,12 @@ say "measuring (sections: $sections)"
 args=(--out "$out" --rounds "$rounds" --sections "$sections" --c-tree "$snap/c" --rs-tree "$snap/rs")
 [ "$quick" = 1 ] && args+=(--quick)
 [ -n "$same_seed" ] && args+=(--same-seed "$same_seed")
+[ "$control" = 1 ] && args+=(--control)
 python3 bench/bench.py "${args[@]}"
 
 # The callgrind instruction counts: with valgrind, unless BENCH_PROFILE=0.
 profiling=0
-[ "${BENCH_PROFILE:-1}" = 1 ] && command -v valgrind >/dev/null && profiling=1
+[ "${BENCH_PROFILE:-1}" = 1 ] && [ "$control" = 0 ] && command -v valgrind >/dev/null && profiling=1
 if has dict && [ "$profiling" = 1 ]; then
     say "dict instruction counts (callgrind; BENCH_PROFILE=0 skips)"
     bench/profile.sh "$out/bin" "$out/profile" 100000 200000 >/dev/null
