@@ -13,6 +13,7 @@ medians Rust/C, and whether the issue's target holds:
   *-info                        shown for context, no target
 """
 import collections
+import math
 import os
 import statistics
 import sys
@@ -101,6 +102,26 @@ def rounds_won(better, by_round):
     return f"{won}/{len(pairs)}" + (f" ({tied} tied)" if tied else "")
 
 
+def paired_summary(section, logs):
+    """One line under a section's table: every row with a target, each round's Rust run against
+    the C run of the same round, as one geometric mean. Context for rows whose spread is wider
+    than their distance from 1.00: a real difference moves most pairs one way, noise does not."""
+    if len(logs) < 2:
+        return []
+    direction = {"higher": "higher", "lower": "lower", "lower-1pct": "lower"}
+    kinds = {better for better, _ in logs}
+    if len(kinds) != 1:
+        return []
+    better = kinds.pop()
+    xs = [x for _, x in logs]
+    ahead = sum(x > 0 if better == "higher" else x < 0 for x in xs)
+    tied = sum(x == 0 for x in xs)
+    gm = math.exp(statistics.mean(xs))
+    return ["", f"All rows with a target together ({len(xs)} pairs: each round's Rust run against the C run "
+            f"of the same round): geometric mean Rust/C **{gm:.3f}** ({direction[better]} is better), "
+            f"Rust ahead in {ahead}" + (f", tied in {tied}" if tied else "") + f" of {len(xs)} pairs."]
+
+
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else "build/bench"
     data = load(os.path.join(out, "raw.tsv"))
@@ -117,8 +138,11 @@ def main():
     current = None
     chart = []
     regressions = []
+    logs = []
     for (section, metric), d in data.items():
         if section != current:
+            lines += paired_summary(current, logs)
+            logs = []
             current = section
             lines += ["", f"### {SECTION_TITLE.get(section, section)}", "",
                       "| metric | unit | C median | Rust median | Rust/C | target | spread C/Rust | Rust won | n |",
@@ -138,8 +162,12 @@ def main():
             regressions.append(f"{section} / {metric}: C {fmt(c)} {d['unit']}, Rust {fmt(r)} {d['unit']}"
                                + (f", Rust/C {ratio:.3f}" if ratio is not None else "")
                                + (f", Rust won {won} rounds" if won != "-" else ""))
+        if d["better"] in ("lower", "lower-1pct", "higher"):
+            logs += [(d["better"], math.log(x["rs"] / x["c"])) for x in d["by_round"].values()
+                     if x.get("c", 0) > 0 and x.get("rs", 0) > 0]
         if ratio is not None and d["better"] in ("lower", "lower-1pct", "higher"):
             chart.append((f"{section}: {metric}", ratio, d["better"]))
+    lines += paired_summary(current, logs)
     for prof in (os.path.join(out, "profile", "profile.md"), os.path.join(out, "server-profile", "server-profile.md"),
                  os.path.join(out, "flush-profile", "flush-profile.md")):
         if os.path.exists(prof):

@@ -126,7 +126,11 @@ load_before=$(cut -d' ' -f1-3 /proc/loadavg)
     echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- src 2>/dev/null || echo ' (+ uncommitted src/ changes)')"
     echo "- machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GB", $2/1048576}' /proc/meminfo); load average before: $load_before"
     echo "- rounds: $rounds per build (dict microbenchmark: $((2 * rounds)), two rounds each on the harness padded by 0, 16, 32, 48 bytes in turn: code placements); quick: $quick; sections: $sections"
-    echo "- Rust build: $rs_tree (USE_RUST_CORE=yes; last change to the crate/patch: $rs_git); C build: $c_tree; valkey-benchmark: the C build's; binaries snapshotted to $snap at start"
+    if [ "$control" = 1 ]; then
+        echo "- both columns: $c_tree (control run); valkey-benchmark: the C build's; binaries snapshotted to $snap at start"
+    else
+        echo "- Rust build: $rs_tree (USE_RUST_CORE=yes; last change to the crate/patch: $rs_git); C build: $c_tree; valkey-benchmark: the C build's; binaries snapshotted to $snap at start"
+    fi
     echo "- lazyfree in the Rust build: $lazyfree_impl"
     [ "$control" = 0 ] || echo "- **CONTROL RUN (A/A): both columns are the C build** ($c_tree, two copies of its binaries; the dict section runs the C harness on both sides). Every ratio here is machine noise; a MISSED row is a miss that the noise alone produces."
 } >"$out/meta.md"
