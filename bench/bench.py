@@ -70,7 +70,7 @@ def slot_order(rnd):
     order, port, where its memory lands) is not always the same build's. With the slots fixed, the
     second server freed a 1M-element hash faster in 5 of 5 rounds of a control run (C against C,
     2026-12-02) and in 4 of 5 of the real run before it."""
-    return BUILDS if rnd % 2 == 0 else BUILDS[::-1]
+    return round_order(rnd)
 
 
 # ---------------------------------------------------------------- tiny RESP client
@@ -328,11 +328,16 @@ def valkey_benchmark(cfg, port, args, timeout=600):
 # ---------------------------------------------------------------- section: dict
 
 
+# The dict harness's code placements: build-dict-bench.sh builds it padded by each of these bytes.
+PADS = (0, 16, 32, 48)
+
+
 def sec_dict(cfg, res):
     bins = {"c": os.path.join(cfg.out, "bin", "dict_bench_c"), "rs": os.path.join(cfg.out, "bin", "dict_bench_rs")}
     if cfg.control:
         # Copies, so that the two sides are two files as in the real comparison.
-        for suffix in ("", "_p16", "_p32", "_p48"):
+        for pad in PADS:
+            suffix = f"_p{pad}" if pad else ""
             if os.path.exists(bins["c"] + suffix):
                 shutil.copy2(bins["c"] + suffix, bins["c"] + "_control" + suffix)
         bins["rs"] = bins["c"] + "_control"
@@ -346,7 +351,7 @@ def sec_dict(cfg, res):
     # Code placement: each pair of rounds (one per build order) runs the variant padded by the
     # next of these bytes (build-dict-bench.sh), both builds alike, so the medians span four
     # placements of every dict function instead of resting on one.
-    pads = [p for p in (0, 16, 32, 48)
+    pads = [p for p in PADS
             if p == 0 or all(os.path.exists(f"{bins[b]}_p{p}") for b in BUILDS)]
     if os.path.exists(lto) and not cfg.control:
         bins["c_lto"] = lto
@@ -650,8 +655,13 @@ def fill_tracked(cfg, repl, c, nkeys):
         raise RuntimeError(f"replica tracks {tracked} keys, DBSIZE {c.cmd('DBSIZE')}, wanted {nkeys}")
 
 
-def one_flush(cfg, repl, c, nkeys, mode, add):
-    """Refills the replica's nkeys tracked keys, runs one FLUSHALL mode and adds its rows."""
+def one_flush(cfg, repl, c, nkeys, mode, rows):
+    """Refills the replica's nkeys tracked keys, runs one FLUSHALL mode and appends its values
+    to rows, {(metric, unit, better): [values]}."""
+
+    def add(metric, unit, better, value):
+        rows.setdefault((metric, unit, better), []).append(value)
+
     tag = f"FLUSHALL {mode}, {nkeys // 1000}k tracked keys"
     target = "lower" if mode == "ASYNC" else "lower-info"
     fill_tracked(cfg, repl, c, nkeys)
@@ -702,9 +712,7 @@ def sec_flush(cfg, res, async_flushes=3):
                 rows = {b: {} for b in BUILDS}
                 for _ in range(flushes):
                     for b in round_order(rnd + k):
-                        def add(metric, unit, better, value, b=b):
-                            rows[b].setdefault((metric, unit, better), []).append(value)
-                        one_flush(cfg, *reps[b], nkeys, mode, add)
+                        one_flush(cfg, *reps[b], nkeys, mode, rows[b])
                     k += 1
                 for b in BUILDS:
                     for (metric, unit, better), values in rows[b].items():

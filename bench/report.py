@@ -108,17 +108,16 @@ def paired_summary(section, logs):
     than their distance from 1.00: a real difference moves most pairs one way, noise does not."""
     if len(logs) < 2:
         return []
-    direction = {"higher": "higher", "lower": "lower", "lower-1pct": "lower"}
-    kinds = {better for better, _ in logs}
-    if len(kinds) != 1:
+    directions = {"lower" if better.startswith("lower") else "higher" for better, _ in logs}
+    if len(directions) != 1:
         return []
-    better = kinds.pop()
+    direction = directions.pop()
     xs = [x for _, x in logs]
-    ahead = sum(x > 0 if better == "higher" else x < 0 for x in xs)
+    ahead = sum(x > 0 if direction == "higher" else x < 0 for x in xs)
     tied = sum(x == 0 for x in xs)
     gm = math.exp(statistics.mean(xs))
     return ["", f"All rows with a target together ({len(xs)} pairs: each round's Rust run against the C run "
-            f"of the same round): geometric mean Rust/C **{gm:.3f}** ({direction[better]} is better), "
+            f"of the same round): geometric mean Rust/C **{gm:.3f}** ({direction} is better), "
             f"Rust ahead in {ahead}" + (f", tied in {tied}" if tied else "") + f" of {len(xs)} pairs."]
 
 
