@@ -102,23 +102,72 @@ def rounds_won(better, by_round):
     return f"{won}/{len(pairs)}" + (f" ({tied} tied)" if tied else "")
 
 
-def paired_summary(section, logs):
-    """One line under a section's table: every row with a target, each round's Rust run against
-    the C run of the same round, as one geometric mean. Context for rows whose spread is wider
+# Two-sided 95 % quantiles of Student's t by degrees of freedom (1.96 beyond the table).
+T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262,
+        10: 2.228, 11: 2.201, 12: 2.179, 13: 2.160, 14: 2.145, 15: 2.131, 16: 2.120, 17: 2.110,
+        18: 2.101, 19: 2.093, 20: 2.086, 25: 2.060, 30: 2.042, 40: 2.021, 60: 2.000, 120: 1.980}
+
+
+def t975(df):
+    return T975.get(df) or next((T975[k] for k in sorted(T975) if k >= df), 1.96)
+
+
+def paired_interval(xs):
+    """Geometric mean of paired Rust/C ratios (given as logs) and its 95 % confidence interval
+    (t on the logs): (gm, lo, hi), or None below 3 pairs. The interval is what the noise of this
+    run leaves open; a row's median verdict is one point inside it."""
+    if len(xs) < 3:
+        return None
+    m, sd = statistics.mean(xs), statistics.stdev(xs)
+    h = t975(len(xs) - 1) * sd / math.sqrt(len(xs))
+    return math.exp(m), math.exp(m - h), math.exp(m + h)
+
+
+def interval_verdict(better, iv):
+    """'shown' when the whole interval meets the target, 'shown missed' when the whole interval
+    misses it, 'open' when it straddles the target (this run cannot tell)."""
+    if iv is None or better not in TARGET:
+        return "-"
+    _gm, lo, hi = iv
+    t = TARGET[better]
+    if better == "higher":
+        return "shown" if lo >= t else "shown missed" if hi < t else "open"
+    return "shown" if hi <= t else "shown missed" if lo > t else "open"
+
+
+def fmt_interval(iv):
+    return "-" if iv is None else f"{iv[0]:.3f} [{iv[1]:.3f}, {iv[2]:.3f}]"
+
+
+TARGET = {"lower": 1.00, "lower-1pct": 1.01, "higher": 0.99}
+
+
+def paired_summary(logs, shown):
+    """Lines under a section's table. logs: (better, round, log(Rust/C)) of every row with a
+    target. The rounds are the unit of the interval: a round's rows share the machine's state of
+    the moment, and some rows measure one event twice (a drain and the worker's CPU time), so
+    each round's rows are averaged into one value first. Context for rows whose spread is wider
     than their distance from 1.00: a real difference moves most pairs one way, noise does not."""
-    if len(logs) < 2:
+    counts = (f"Rows by their own interval: {shown['shown']} shown to meet the target, "
+              f"{shown['shown missed']} shown to miss it, {shown['open']} open (the interval straddles it).")
+    if not shown:
         return []
-    directions = {"lower" if better.startswith("lower") else "higher" for better, _ in logs}
-    if len(directions) != 1:
-        return []
+    directions = {"lower" if better.startswith("lower") else "higher" for better, _, _ in logs}
+    by_round = collections.defaultdict(list)
+    for _, rnd, x in logs:
+        by_round[rnd].append(x)
+    iv = paired_interval([statistics.mean(v) for v in by_round.values()])
+    if len(directions) != 1 or iv is None:
+        return ["", counts]
     direction = directions.pop()
-    xs = [x for _, x in logs]
+    xs = [x for _, _, x in logs]
     ahead = sum(x > 0 if direction == "higher" else x < 0 for x in xs)
     tied = sum(x == 0 for x in xs)
-    gm = math.exp(statistics.mean(xs))
+    gm, lo, hi = iv
     return ["", f"All rows with a target together ({len(xs)} pairs: each round's Rust run against the C run "
-            f"of the same round): geometric mean Rust/C **{gm:.3f}** ({direction} is better), "
-            f"Rust ahead in {ahead}" + (f", tied in {tied}" if tied else "") + f" of {len(xs)} pairs."]
+            f"of the same round): geometric mean Rust/C **{gm:.3f}**, 95 % interval [{lo:.3f}, {hi:.3f}] "
+            f"over the {len(by_round)} rounds ({direction} is better); "
+            f"Rust ahead in {ahead}" + (f", tied in {tied}" if tied else "") + f" of {len(xs)} pairs. " + counts]
 
 
 def main():
@@ -138,14 +187,17 @@ def main():
     chart = []
     regressions = []
     logs = []
+    shown = collections.Counter()
     for (section, metric), d in data.items():
         if section != current:
-            lines += paired_summary(current, logs)
+            lines += paired_summary(logs, shown)
             logs = []
+            shown = collections.Counter()
             current = section
             lines += ["", f"### {SECTION_TITLE.get(section, section)}", "",
-                      "| metric | unit | C median | Rust median | Rust/C | target | spread C/Rust | Rust won | n |",
-                      "| --- | --- | ---: | ---: | ---: | --- | --- | --- | --- |"]
+                      "| metric | unit | C median | Rust median | Rust/C | target | spread C/Rust | Rust won | n "
+                      "| paired Rust/C [95 % interval] | interval |",
+                      "| --- | --- | ---: | ---: | ---: | --- | --- | --- | --- | --- | --- |"]
         cs = [x for x in d["c"] if x is not None]
         rs = [x for x in d["rs"] if x is not None]
         c = statistics.median(cs) if cs else None
@@ -154,19 +206,25 @@ def main():
         target = {"lower": "<= 1.00", "lower-1pct": "<= 1.01", "higher": ">= 0.99", "same": "equal"}.get(d["better"], "")
         mark = f"**{v}**" if v in ("MISSED", "DIFFERENT") else v
         won = rounds_won(d["better"], d["by_round"])
+        row_logs = [(rnd, math.log(x["rs"] / x["c"])) for rnd, x in d["by_round"].items()
+                    if x.get("c", 0) > 0 and x.get("rs", 0) > 0]
+        iv = paired_interval([x for _, x in row_logs]) if d["better"] in TARGET else None
+        iv_v = interval_verdict(d["better"], iv)
+        if iv_v != "-":
+            shown[iv_v] += 1
         lines.append(f"| {metric} | {d['unit']} | {fmt(c)} | {fmt(r)} | "
                      f"{'-' if ratio is None else f'{ratio:.3f}'} | {target} {mark} | {spread(cs)}/{spread(rs)} | "
-                     f"{won} | {len(cs)}/{len(rs)} |")
+                     f"{won} | {len(cs)}/{len(rs)} | {fmt_interval(iv)} | "
+                     f"{'**shown missed**' if iv_v == 'shown missed' else iv_v} |")
         if v in ("MISSED", "DIFFERENT"):
             regressions.append(f"{section} / {metric}: C {fmt(c)} {d['unit']}, Rust {fmt(r)} {d['unit']}"
                                + (f", Rust/C {ratio:.3f}" if ratio is not None else "")
                                + (f", Rust won {won} rounds" if won != "-" else ""))
-        if d["better"] in ("lower", "lower-1pct", "higher"):
-            logs += [(d["better"], math.log(x["rs"] / x["c"])) for x in d["by_round"].values()
-                     if x.get("c", 0) > 0 and x.get("rs", 0) > 0]
+        if d["better"] in TARGET:
+            logs += [(d["better"], rnd, x) for rnd, x in row_logs]
         if ratio is not None and d["better"] in ("lower", "lower-1pct", "higher"):
             chart.append((f"{section}: {metric}", ratio, d["better"]))
-    lines += paired_summary(current, logs)
+    lines += paired_summary(logs, shown)
     for prof in (os.path.join(out, "profile", "profile.md"), os.path.join(out, "server-profile", "server-profile.md"),
                  os.path.join(out, "flush-profile", "flush-profile.md")):
         if os.path.exists(prof):

@@ -3,7 +3,8 @@
 # The top-level Makefile builds both trees (and the flagged gtest binary) first, then runs this.
 #
 # Environment knobs:
-#   BENCH_ROUNDS=5        rounds per build (C and Rust alternate, order flips each round);
+#   BENCH_ROUNDS=6        rounds per build (C and Rust alternate, order flips each round; even,
+#                         so each build has each server slot equally often);
 #                         the dict microbenchmark does 2 x BENCH_ROUNDS (it is cheap)
 #   BENCH_QUICK=1         small sizes (and 2 rounds unless BENCH_ROUNDS is set): a ~3 min smoke run
 #   BENCH_SECTIONS=...    comma list of dict,gtest,e2e,pubsub,flush,lazyfree (default: all)
@@ -22,7 +23,7 @@ export PATH="$HOME/.cargo/bin:$PATH"
 
 quick=${BENCH_QUICK:-0}
 [ "$quick" = 0 ] || [ "$quick" = 1 ] || { echo "bench: BENCH_QUICK must be 0 or 1" >&2; exit 2; }
-if [ "$quick" = 1 ]; then rounds=${BENCH_ROUNDS:-2}; else rounds=${BENCH_ROUNDS:-5}; fi
+if [ "$quick" = 1 ]; then rounds=${BENCH_ROUNDS:-2}; else rounds=${BENCH_ROUNDS:-6}; fi
 sections=${BENCH_SECTIONS:-dict,gtest,e2e,pubsub,flush,lazyfree}
 out=${BENCH_OUT:-build/bench}
 rs_tree=${VALKEY_DIR:-build/valkey}
