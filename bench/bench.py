@@ -825,7 +825,7 @@ SECTIONS = {"dict": sec_dict, "gtest": sec_gtest, "e2e": sec_e2e, "pubsub": sec_
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", required=True)
-    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--rounds", type=int, default=6)
     ap.add_argument("--dict-rounds", type=int, default=0, help="default: 2 x --rounds (the dict bench is cheap)")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--sections", default=",".join(SECTIONS))
