@@ -143,7 +143,6 @@ def fmt_interval(iv):
     return "-" if iv is None else f"{iv[0]:.3f} [{iv[1]:.3f}, {iv[2]:.3f}]"
 
 
-
 def paired_summary(logs, shown):
     """Lines under a section's table. logs: (better, round, log(Rust/C)) of every row with a
     target. The rounds are the unit of the interval: a round's rows share the machine's state of
@@ -225,8 +224,8 @@ def main():
                                + (f", Rust won {won} rounds" if won != "-" else ""))
         if d["better"] in TARGET:
             logs += [(d["better"], rnd, x) for rnd, x in row_logs]
-        if ratio is not None and d["better"] in TARGET:
-            chart.append((f"{section}: {metric}", ratio, d["better"], iv))
+            if ratio is not None:
+                chart.append((f"{section}: {metric}", ratio, d["better"], iv))
     lines += paired_summary(logs, shown)
     for prof in (os.path.join(out, "profile", "profile.md"), os.path.join(out, "server-profile", "server-profile.md"),
                  os.path.join(out, "flush-profile", "flush-profile.md")):
