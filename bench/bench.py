@@ -826,7 +826,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", required=True)
     ap.add_argument("--rounds", type=int, default=6)
-    ap.add_argument("--dict-rounds", type=int, default=0, help="default: 2 x --rounds (the dict bench is cheap)")
+    ap.add_argument("--dict-rounds", type=int, default=0,
+                    help="default: 2 x --rounds (the dict bench is cheap), rounded up to a multiple of 8 outside "
+                    "--quick, so each code placement gets as many rounds as the others, half in each build order")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--sections", default=",".join(SECTIONS))
     ap.add_argument("--c-tree", default=os.path.join(ROOT, "build", "valkey-c"))
@@ -842,7 +844,11 @@ def main():
     cfg.c_tree, cfg.rs_tree = os.path.abspath(cfg.c_tree), os.path.abspath(cfg.rs_tree)
     cfg.tree = {"c": cfg.c_tree, "rs": cfg.rs_tree}
     cfg.vbench = os.path.join(cfg.c_tree, "src", "valkey-benchmark")
-    cfg.dict_rounds = cfg.dict_rounds or 2 * cfg.rounds
+    if not cfg.dict_rounds:
+        # Each placement runs two rounds in a row (one per build order): 2 x len(PADS) rounds
+        # give every placement and order the same weight; 12 rounds gave placements 4, 4, 2, 2.
+        whole = 2 * len(PADS)
+        cfg.dict_rounds = 2 * cfg.rounds if cfg.quick else -(-2 * cfg.rounds // whole) * whole
     os.makedirs(cfg.out, exist_ok=True)
     cfg.work = tempfile.mkdtemp(prefix="work-", dir=cfg.out)
     res = Results(os.path.join(cfg.out, "raw.tsv"))

@@ -5,7 +5,8 @@
 # Environment knobs:
 #   BENCH_ROUNDS=6        rounds per build (C and Rust alternate, order flips each round; even,
 #                         so each build has each server slot equally often);
-#                         the dict microbenchmark does 2 x BENCH_ROUNDS (it is cheap)
+#                         the dict microbenchmark does 2 x BENCH_ROUNDS (it is cheap), rounded up
+#                         to a multiple of 8 so its four code placements get equal rounds
 #   BENCH_QUICK=1         small sizes (and 2 rounds unless BENCH_ROUNDS is set): a ~3 min smoke run
 #   BENCH_SECTIONS=...    comma list of dict,gtest,e2e,pubsub,flush,lazyfree (default: all)
 #   BENCH_OUT=build/bench where raw.tsv, results.md (and results.png with matplotlib) go
@@ -24,6 +25,8 @@ export PATH="$HOME/.cargo/bin:$PATH"
 quick=${BENCH_QUICK:-0}
 [ "$quick" = 0 ] || [ "$quick" = 1 ] || { echo "bench: BENCH_QUICK must be 0 or 1" >&2; exit 2; }
 if [ "$quick" = 1 ]; then rounds=${BENCH_ROUNDS:-2}; else rounds=${BENCH_ROUNDS:-6}; fi
+# As bench.py: 2 x rounds, rounded up to a multiple of 8 (four placements x two build orders).
+if [ "$quick" = 1 ]; then dict_rounds=$((2 * rounds)); else dict_rounds=$(( (2 * rounds + 7) / 8 * 8 )); fi
 sections=${BENCH_SECTIONS:-dict,gtest,e2e,pubsub,flush,lazyfree}
 out=${BENCH_OUT:-build/bench}
 rs_tree=${VALKEY_DIR:-build/valkey}
@@ -126,7 +129,7 @@ load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 {
     echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- src 2>/dev/null || echo ' (+ uncommitted src/ changes)')"
     echo "- machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GB", $2/1048576}' /proc/meminfo); load average before: $load_before"
-    echo "- rounds: $rounds per build (dict microbenchmark: $((2 * rounds)), two rounds each on the harness padded by 0, 16, 32, 48 bytes in turn: code placements); quick: $quick; sections: $sections"
+    echo "- rounds: $rounds per build (dict microbenchmark: $dict_rounds, two rounds each on the harness padded by 0, 16, 32, 48 bytes in turn: code placements); quick: $quick; sections: $sections"
     if [ "$control" = 1 ]; then
         echo "- both columns: $c_tree (control run); valkey-benchmark: the C build's; binaries snapshotted to $snap at start"
     else
