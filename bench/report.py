@@ -154,11 +154,17 @@ def paired_summary(logs, shown):
     if not shown:
         return []
     directions = {"lower" if better.startswith("lower") else "higher" for better, _, _ in logs}
+    flipped = ""
+    if len(directions) != 1:
+        # A section of req/s and CPU rows (pub/sub): every row as a cost, req/s rows as C/Rust.
+        logs = [(b, rnd, -x if b == "higher" else x) for b, rnd, x in logs]
+        directions = {"lower"}
+        flipped = "; its req/s rows enter as C/Rust, so that every row reads as a cost"
     by_round = collections.defaultdict(list)
     for _, rnd, x in logs:
         by_round[rnd].append(x)
     iv = paired_interval([statistics.mean(v) for v in by_round.values()])
-    if len(directions) != 1 or iv is None:
+    if iv is None:
         return ["", counts]
     direction = directions.pop()
     xs = [x for _, _, x in logs]
@@ -167,7 +173,7 @@ def paired_summary(logs, shown):
     gm, lo, hi = iv
     return ["", f"All rows with a target together ({len(xs)} pairs: each round's Rust run against the C run "
             f"of the same round): geometric mean Rust/C **{gm:.3f}**, 95 % interval [{lo:.3f}, {hi:.3f}] "
-            f"over the {len(by_round)} rounds ({direction} is better); "
+            f"over the {len(by_round)} rounds ({direction} is better{flipped}); "
             f"Rust ahead in {ahead}" + (f", tied in {tied}" if tied else "") + f" of {len(xs)} pairs. " + counts]
 
 
