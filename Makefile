@@ -44,9 +44,12 @@ valkey:
 	@valkey-patch/prepare-tree.sh $(VALKEY_DIR)
 	$(MAKE) -C $(VALKEY_DIR) -j$(JOBS) $(RUST_FLAG_ARGS)
 
+# USE_RUST_CORE=no on the command line: Valkey's Makefile keeps a tree's last settings in
+# src/.make-settings, so a tree once built with the flag would stay flagged; the explicit
+# no makes it notice the change, distclean and rebuild as plain C.
 valkey-c:
 	@valkey-patch/prepare-tree.sh $(VALKEY_C_DIR)
-	$(MAKE) -C $(VALKEY_C_DIR) -j$(JOBS)
+	$(MAKE) -C $(VALKEY_C_DIR) -j$(JOBS) USE_RUST_CORE=no
 
 valkey-gtests: valkey
 	$(MAKE) -C $(VALKEY_DIR)/src -j$(JOBS) valkey-unit-gtests $(RUST_FLAG_ARGS)

@@ -82,10 +82,14 @@ fi
 if has gtest; then
     say "valkey-unit-gtests of both builds"
     gtest_ok=1
-    make -C "$c_tree/src" -j"$jobs" valkey-unit-gtests >"$out/gtest-build-c.log" 2>&1 || gtest_ok=0
+    make -C "$c_tree/src" -j"$jobs" valkey-unit-gtests USE_RUST_CORE=no >"$out/gtest-build-c.log" 2>&1 || gtest_ok=0
     # The flagged tree's gtest binary: the top-level Makefile's own target (same flags as make
     # valkey); with BENCH_NO_BUILD=1 straight in the tree, so the tree is never re-created.
-    if [ "${BENCH_NO_BUILD:-0}" = 1 ]; then
+    # Not in a control run: there the "Rust" tree is the C tree, and a USE_RUST_CORE=yes make
+    # in it would make Valkey's Makefile clean it and relink it with the library.
+    if [ "$control" = 1 ]; then
+        :
+    elif [ "${BENCH_NO_BUILD:-0}" = 1 ]; then
         make -C "$rs_tree/src" -j"$jobs" valkey-unit-gtests USE_RUST_CORE=yes RUST_CORE_DIR="$root" CARGO="$cargo" \
             CARGO_TARGET_DIR="$root/target/valkey" >"$out/gtest-build-rs.log" 2>&1 || gtest_ok=0
     else
@@ -123,6 +127,9 @@ if [ "$control" = 1 ]; then
     lazyfree_impl="C on both sides (control run)"
 elif nm "$snap/rs/src/valkey-server" 2>/dev/null | grep -E ' dict_can_resize(\.lto_priv\.[0-9]+)?$' >/dev/null; then
     echo "bench: $rs_tree/src/valkey-server contains dict.c's statics: it is not a USE_RUST_CORE=yes build" >&2; exit 1
+fi
+if ! nm "$snap/c/src/valkey-server" 2>/dev/null | grep -E ' dict_can_resize(\.lto_priv\.[0-9]+)?$' >/dev/null; then
+    echo "bench: $c_tree/src/valkey-server lacks dict.c's statics: it is not a plain C build (make valkey-c rebuilds it)" >&2; exit 1
 fi
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
