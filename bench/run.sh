@@ -25,7 +25,8 @@ export PATH="$HOME/.cargo/bin:$PATH"
 quick=${BENCH_QUICK:-0}
 [ "$quick" = 0 ] || [ "$quick" = 1 ] || { echo "bench: BENCH_QUICK must be 0 or 1" >&2; exit 2; }
 if [ "$quick" = 1 ]; then rounds=${BENCH_ROUNDS:-2}; else rounds=${BENCH_ROUNDS:-6}; fi
-# As bench.py: 2 x rounds, rounded up to a multiple of 8 (four placements x two build orders).
+# 2 x rounds, rounded up to a multiple of 8 (four placements x two build orders); passed to
+# bench.py, so that meta.md and the run agree.
 if [ "$quick" = 1 ]; then dict_rounds=$((2 * rounds)); else dict_rounds=$(( (2 * rounds + 7) / 8 * 8 )); fi
 sections=${BENCH_SECTIONS:-dict,gtest,e2e,pubsub,flush,lazyfree}
 out=${BENCH_OUT:-build/bench}
@@ -152,7 +153,7 @@ case $load_before in
 esac
 
 say "measuring (sections: $sections)"
-args=(--out "$out" --rounds "$rounds" --sections "$sections" --c-tree "$snap/c" --rs-tree "$snap/rs")
+args=(--out "$out" --rounds "$rounds" --dict-rounds "$dict_rounds" --sections "$sections" --c-tree "$snap/c" --rs-tree "$snap/rs")
 [ "$quick" = 1 ] && args+=(--quick)
 [ -n "$same_seed" ] && args+=(--same-seed "$same_seed")
 [ "$control" = 1 ] && args+=(--control)
