@@ -858,6 +858,9 @@ def main():
     log(f"CPU pinning: {pin}")
     with open(os.path.join(cfg.out, "meta.md"), "a") as f:
         f.write(f"- CPU pinning: {pin}\n")
+        if "dict" in cfg.sections.split(","):
+            f.write(f"- dict microbenchmark: {cfg.dict_rounds} rounds per build, two rounds each on the harness "
+                    f"padded by {', '.join(map(str, PADS))} bytes in turn (code placements)\n")
     signal.signal(signal.SIGTERM, lambda *_: (stop_all_servers(), sys.exit(143)))
     try:
         for name in cfg.sections.split(","):

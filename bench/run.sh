@@ -25,9 +25,6 @@ export PATH="$HOME/.cargo/bin:$PATH"
 quick=${BENCH_QUICK:-0}
 [ "$quick" = 0 ] || [ "$quick" = 1 ] || { echo "bench: BENCH_QUICK must be 0 or 1" >&2; exit 2; }
 if [ "$quick" = 1 ]; then rounds=${BENCH_ROUNDS:-2}; else rounds=${BENCH_ROUNDS:-6}; fi
-# 2 x rounds, rounded up to a multiple of 8 (four placements x two build orders); passed to
-# bench.py, so that meta.md and the run agree.
-if [ "$quick" = 1 ]; then dict_rounds=$((2 * rounds)); else dict_rounds=$(( (2 * rounds + 7) / 8 * 8 )); fi
 sections=${BENCH_SECTIONS:-dict,gtest,e2e,pubsub,flush,lazyfree}
 out=${BENCH_OUT:-build/bench}
 rs_tree=${VALKEY_DIR:-build/valkey}
@@ -118,18 +115,21 @@ for pair in "c:$c_tree" "rs:$rs_tree"; do
 done
 rs_git=$(git log -1 --format=%h -- src Cargo.toml Cargo.lock .cargo valkey-patch 2>/dev/null || echo '?')
 
+# Whether a binary holds a C file's static (GCC's LTO may suffix it): which C files are linked.
+has_static() { nm "$1" 2>/dev/null | grep -E " $2(\.lto_priv\.[0-9]+)?\$" >/dev/null; }
+
 # Which lazyfree the Rust build contains: lazyfree.c's static counter only exists in the C one.
-if nm "$snap/rs/src/valkey-server" 2>/dev/null | grep -E ' lazyfree_objects(\.lto_priv\.[0-9]+)?$' >/dev/null; then
+if has_static "$snap/rs/src/valkey-server" lazyfree_objects; then
     lazyfree_impl="C (lazyfree.c is still linked into $rs_tree: the flush and lazyfree sections measure C lazyfree on both sides)"
 else
     lazyfree_impl="Rust (valkey-rs-core's lazyfree worker)"
 fi
 if [ "$control" = 1 ]; then
     lazyfree_impl="C on both sides (control run)"
-elif nm "$snap/rs/src/valkey-server" 2>/dev/null | grep -E ' dict_can_resize(\.lto_priv\.[0-9]+)?$' >/dev/null; then
+elif has_static "$snap/rs/src/valkey-server" dict_can_resize; then
     echo "bench: $rs_tree/src/valkey-server contains dict.c's statics: it is not a USE_RUST_CORE=yes build" >&2; exit 1
 fi
-if ! nm "$snap/c/src/valkey-server" 2>/dev/null | grep -E ' dict_can_resize(\.lto_priv\.[0-9]+)?$' >/dev/null; then
+if ! has_static "$snap/c/src/valkey-server" dict_can_resize; then
     echo "bench: $c_tree/src/valkey-server lacks dict.c's statics: it is not a plain C build (make valkey-c rebuilds it)" >&2; exit 1
 fi
 
@@ -137,7 +137,7 @@ load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 {
     echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- src 2>/dev/null || echo ' (+ uncommitted src/ changes)')"
     echo "- machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GB", $2/1048576}' /proc/meminfo); load average before: $load_before"
-    echo "- rounds: $rounds per build (dict microbenchmark: $dict_rounds, two rounds each on the harness padded by 0, 16, 32, 48 bytes in turn: code placements); quick: $quick; sections: $sections"
+    echo "- rounds: $rounds per build (the dict microbenchmark's: below); quick: $quick; sections: $sections"
     if [ "$control" = 1 ]; then
         echo "- both columns: $c_tree (control run); valkey-benchmark: the C build's; binaries snapshotted to $snap at start"
     else
@@ -153,7 +153,7 @@ case $load_before in
 esac
 
 say "measuring (sections: $sections)"
-args=(--out "$out" --rounds "$rounds" --dict-rounds "$dict_rounds" --sections "$sections" --c-tree "$snap/c" --rs-tree "$snap/rs")
+args=(--out "$out" --rounds "$rounds" --sections "$sections" --c-tree "$snap/c" --rs-tree "$snap/rs")
 [ "$quick" = 1 ] && args+=(--quick)
 [ -n "$same_seed" ] && args+=(--same-seed "$same_seed")
 [ "$control" = 1 ] && args+=(--control)
