@@ -295,9 +295,7 @@ static void bench_big(int strings, size_t n) {
         PHASE_START();
         t0 = now_ns();
         for (size_t i = 0; i < n; i++) {
-            size_t len = strlen(ks.keys[i]) + 1;
-            char *key = zmalloc(len);
-            memcpy(key, ks.keys[i], len);
+            char *key = zstrdup(ks.keys[i]);
             found += dictFind(d, key) != NULL;
             zfree(key);
         }
