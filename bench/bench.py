@@ -398,19 +398,35 @@ def sec_gtest(cfg, res):
         if not os.path.exists(path):
             log(f"gtest: {path} missing; section skipped")
             return
+    # Code placement, as in the dict section: each pair of rounds (one per build order) runs the
+    # binaries relinked with the next padding (link-gtest-placements.sh), both builds alike. The
+    # unpadded binaries are each tree's own, whose one placement moved Linear access by up to 2 %.
+    pads = [p for p in PADS if p == 0 or all(os.path.exists(f"{bins[b]}_p{p}") for b in BUILDS)]
+    rounds = cfg.gtest_rounds
     # --accurate: 5,000,000 items instead of 5,000 (which takes 0-1 ms, below the test's ms clock)
     args = ["--gtest_also_run_disabled_tests", "--gtest_filter=*dictBenchmark*", "--accurate"]
-    log(f"gtest: DISABLED_dictBenchmark (--accurate: 5M items), {cfg.rounds} rounds")
-    for rnd in range(cfg.rounds):
+    log(f"gtest: DISABLED_dictBenchmark (--accurate: 5M items), {rounds} rounds, code placements padded by {pads} bytes")
+    used = [p for p in pads if any(pads[(r // 2) % len(pads)] == p for r in range(rounds))]
+    with open(os.path.join(cfg.out, "meta.md"), "a") as f:
+        f.write(f"- gtest dict benchmark: {rounds} rounds per build" +
+                (f", two rounds each on the binaries padded by {', '.join(map(str, used))} bytes in turn (0: each "
+                 "tree's own valkey-unit-gtests, the others relinked by bench/link-gtest-placements.sh)\n"
+                 if len(used) > 1 else ", each tree's own valkey-unit-gtests only (one code placement)\n"))
+    for rnd in range(rounds):
+        pad = pads[(rnd // 2) % len(pads)]
         for b in round_order(rnd):
-            p = subprocess.run([bins[b], *args], capture_output=True, text=True, timeout=900, cwd=cfg.out)
+            path = bins[b] if pad == 0 else f"{bins[b]}_p{pad}"
+            p = subprocess.run([path, *args], capture_output=True, text=True, timeout=900, cwd=cfg.out)
             found = 0
             for m in re.finditer(r"^(.+?): (\d+) items in (\d+) ms$", p.stdout, re.M):
                 res.add("gtest", m.group(1), "ms", "lower", b, rnd, float(m.group(3)))
+                if pad == 0 and len(used) > 1:
+                    # Context: the same rows on each tree's own binary alone (a quarter of the rounds).
+                    res.add("gtest-stock", m.group(1), "ms", "lower-info", b, rnd, float(m.group(3)))
                 found += 1
             if p.returncode != 0 or not found:
                 raise RuntimeError(f"gtest dictBenchmark failed on {b}:\n{p.stdout[-2000:]}\n{p.stderr[-2000:]}")
-        log(f"gtest: round {rnd + 1}/{cfg.rounds} done")
+        log(f"gtest: round {rnd + 1}/{rounds} done (padding {pad})")
 
 
 # ---------------------------------------------------------------- section: e2e
@@ -849,6 +865,8 @@ def main():
         # give every placement and order the same weight; 12 rounds gave placements 4, 4, 2, 2.
         whole = 2 * len(PADS)
         cfg.dict_rounds = 2 * cfg.rounds if cfg.quick else -(-2 * cfg.rounds // whole) * whole
+    # The gtest's placements, likewise: BENCH_ROUNDS rounded up to a multiple of 8 (8 for 6).
+    cfg.gtest_rounds = cfg.rounds if cfg.quick else -(-cfg.rounds // (2 * len(PADS))) * 2 * len(PADS)
     os.makedirs(cfg.out, exist_ok=True)
     cfg.work = tempfile.mkdtemp(prefix="work-", dir=cfg.out)
     res = Results(os.path.join(cfg.out, "raw.tsv"))

@@ -23,7 +23,9 @@ SECTION_TITLE = {
     "dict-lto": "context: the dict benchmark as inside valkey-server: C side link-time-optimised into the "
                 "caller (GCC inlines dict.c's calls), Rust side compiled against the patched dict.h "
                 "(include/valkey_rs_core_inline.h inlines dictNext/dictGetKey/dictGetVal)",
-    "gtest": "Valkey's gtest DictTest.DISABLED_dictBenchmark",
+    "gtest": "Valkey's gtest DictTest.DISABLED_dictBenchmark (code placements: see the notes at the top)",
+    "gtest-stock": "context: the gtest rounds on each tree's own valkey-unit-gtests alone (the unpadded "
+                   "placement, a quarter of the rounds); one placement moved Linear access by up to 2 %",
     "e2e": "end to end: valkey-benchmark -c 50 -r 100000 (throughput)",
     "e2e-cpu": "end to end: server main-thread CPU per request (schedstat; robust to machine load)",
     "pubsub": "pub/sub with thousands of channels and patterns",

@@ -113,6 +113,21 @@ for pair in "c:$c_tree" "rs:$rs_tree"; do
     done
     "$snap/$b/src/valkey-server" --version >/dev/null || { echo "bench: $t/src/valkey-server does not run" >&2; exit 1; }
 done
+if has gtest; then
+    # The gtest section rotates over code placements as the dict section does: relink each
+    # snapshot's valkey-unit-gtests with 16, 32 and 48 bytes of padding, from its own tree's
+    # objects, with the make settings that tree was built with (the control run's "Rust" tree
+    # is the C tree).
+    for b in c rs; do
+        if [ "$b" = c ] || [ "$control" = 1 ]; then
+            t=$c_tree vars=(USE_RUST_CORE=no)
+        else
+            t=$rs_tree vars=(USE_RUST_CORE=yes RUST_CORE_DIR="$root" CARGO="$cargo" CARGO_TARGET_DIR="$root/target/valkey")
+        fi
+        bench/link-gtest-placements.sh "$t" "$snap/$b/src/unit/valkey-unit-gtests" "${vars[@]}" ||
+            echo "bench: warning: could not relink $t's valkey-unit-gtests with padding: the gtest section runs the unpadded binaries only" >&2
+    done
+fi
 rs_git=$(git log -1 --format=%h -- src Cargo.toml Cargo.lock .cargo valkey-patch 2>/dev/null || echo '?')
 
 # Whether a binary holds a C file's static (GCC's LTO may suffix it): which C files are linked.
@@ -137,7 +152,7 @@ load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 {
     echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- src 2>/dev/null || echo ' (+ uncommitted src/ changes)')"
     echo "- machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GB", $2/1048576}' /proc/meminfo); load average before: $load_before"
-    echo "- rounds: $rounds per build (the dict microbenchmark's: below); quick: $quick; sections: $sections"
+    echo "- rounds: $rounds per build (the dict microbenchmark's and the gtest's: below); quick: $quick; sections: $sections"
     if [ "$control" = 1 ]; then
         echo "- both columns: $c_tree (control run); valkey-benchmark: the C build's; binaries snapshotted to $snap at start"
     else
