@@ -37,7 +37,8 @@ for pad in 16 32 48; do
     printf '.text\n.globl valkey_bench_gtest_pad\nvalkey_bench_gtest_pad:\n.skip %d, 0xcc\n.section .note.GNU-stack,"",@progbits\n' \
         "$pad" >"$tmp/pad$pad.S"
     $CC -c "$tmp/pad$pad.S" -o "$tmp/pad$pad.o"
-    cmd=${link/ -o valkey-unit-gtests / -o "$prefix"_p$pad "$tmp"/pad$pad.o }
+    # eval re-splits the command: quote the two paths put into it.
+    cmd=${link/ -o valkey-unit-gtests / -o $(printf %q "${prefix}_p$pad") $(printf %q "$tmp/pad$pad.o") }
     (cd "$unit" && eval "$cmd")
     # The padding must have moved the test code: main sits that many bytes further on.
     base=$(nm "$unit/valkey-unit-gtests" | awk '$3 == "main" {print $1}')

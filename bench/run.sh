@@ -102,9 +102,13 @@ fi
 
 # Snapshot the binaries: every round must measure the same executables, even if someone
 # rebuilds a tree meanwhile (shared machines). bench.py only uses these copies.
+# The two directories' names have one length: a server keeps its argv (zstrdup), so a path
+# one byte longer can land in the next jemalloc size class, and "rs" against "c" made the
+# Rust server's used_memory 8 bytes larger than C's, in every round, whenever the C path
+# plus its NUL was exactly 40 bytes.
 snap="$out/snap"
 rm -rf "$snap"
-for pair in "c:$c_tree" "rs:$rs_tree"; do
+for pair in "c:$c_tree" "r:$rs_tree"; do
     b=${pair%%:*} t=${pair#*:}
     mkdir -p "$snap/$b/src/unit"
     for f in src/valkey-server src/valkey-benchmark src/valkey-cli src/unit/valkey-unit-gtests; do
@@ -118,7 +122,7 @@ if has gtest; then
     # snapshot's valkey-unit-gtests with 16, 32 and 48 bytes of padding, from its own tree's
     # objects, with the make settings that tree was built with (the control run's "Rust" tree
     # is the C tree).
-    for b in c rs; do
+    for b in c r; do
         if [ "$b" = c ] || [ "$control" = 1 ]; then
             t=$c_tree vars=(USE_RUST_CORE=no)
         else
@@ -134,14 +138,14 @@ rs_git=$(git log -1 --format=%h -- src Cargo.toml Cargo.lock .cargo valkey-patch
 has_static() { nm "$1" 2>/dev/null | grep -E " $2(\.lto_priv\.[0-9]+)?\$" >/dev/null; }
 
 # Which lazyfree the Rust build contains: lazyfree.c's static counter only exists in the C one.
-if has_static "$snap/rs/src/valkey-server" lazyfree_objects; then
+if has_static "$snap/r/src/valkey-server" lazyfree_objects; then
     lazyfree_impl="C (lazyfree.c is still linked into $rs_tree: the flush and lazyfree sections measure C lazyfree on both sides)"
 else
     lazyfree_impl="Rust (valkey-rs-core's lazyfree worker)"
 fi
 if [ "$control" = 1 ]; then
     lazyfree_impl="C on both sides (control run)"
-elif has_static "$snap/rs/src/valkey-server" dict_can_resize; then
+elif has_static "$snap/r/src/valkey-server" dict_can_resize; then
     echo "bench: $rs_tree/src/valkey-server contains dict.c's statics: it is not a USE_RUST_CORE=yes build" >&2; exit 1
 fi
 if ! has_static "$snap/c/src/valkey-server" dict_can_resize; then
@@ -168,7 +172,7 @@ case $load_before in
 esac
 
 say "measuring (sections: $sections)"
-args=(--out "$out" --rounds "$rounds" --sections "$sections" --c-tree "$snap/c" --rs-tree "$snap/rs")
+args=(--out "$out" --rounds "$rounds" --sections "$sections" --c-tree "$snap/c" --rs-tree "$snap/r")
 [ "$quick" = 1 ] && args+=(--quick)
 [ -n "$same_seed" ] && args+=(--same-seed "$same_seed")
 [ "$control" = 1 ] && args+=(--control)
@@ -183,12 +187,12 @@ if has dict && [ "$profiling" = 1 ]; then
 fi
 if has e2e && [ "$profiling" = 1 ]; then
     say "server instructions per request (callgrind; BENCH_PROFILE=0 skips)"
-    BENCH_PORT=${BENCH_PORT:-17400} bench/server_profile.sh "$snap/c" "$snap/rs" "$out/server-profile" \
+    BENCH_PORT=${BENCH_PORT:-17400} bench/server_profile.sh "$snap/c" "$snap/r" "$out/server-profile" \
         $([ "$quick" = 1 ] && echo 5000 || echo 20000) >/dev/null
 fi
 if has flush && [ "$profiling" = 1 ]; then
     say "writable-replica FLUSHALL ASYNC main-thread instructions (callgrind; BENCH_PROFILE=0 skips)"
-    BENCH_PORT=${BENCH_PORT:-17400} bench/flush_profile.sh "$snap/c" "$snap/rs" "$out/flush-profile" \
+    BENCH_PORT=${BENCH_PORT:-17400} bench/flush_profile.sh "$snap/c" "$snap/r" "$out/flush-profile" \
         $([ "$quick" = 1 ] && echo 50000 || echo 200000) >/dev/null
 fi
 echo "- load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$out/meta.md"
