@@ -328,8 +328,23 @@ def valkey_benchmark(cfg, port, args, timeout=600):
 # ---------------------------------------------------------------- section: dict
 
 
-# The dict harness's code placements: build-dict-bench.sh builds it padded by each of these bytes.
+# Code placements: build-dict-bench.sh builds the dict harness, and link-gtest-placements.sh
+# relinks valkey-unit-gtests, padded by each of these bytes (0: unpadded).
 PADS = (0, 16, 32, 48)
+
+
+def placements(bins):
+    """The paddings whose variant (PATH_pN, N > 0) exists for every build in bins; 0 always does."""
+    return [p for p in PADS if p == 0 or all(os.path.exists(f"{bins[b]}_p{p}") for b in BUILDS)]
+
+
+def placement(pads, rnd):
+    """The padding of round rnd: each placement runs two rounds in a row, one per build order."""
+    return pads[(rnd // 2) % len(pads)]
+
+
+def placed(path, pad):
+    return path if pad == 0 else f"{path}_p{pad}"
 
 
 def sec_dict(cfg, res):
@@ -337,9 +352,8 @@ def sec_dict(cfg, res):
     if cfg.control:
         # Copies, so that the two sides are two files as in the real comparison.
         for pad in PADS:
-            suffix = f"_p{pad}" if pad else ""
-            if os.path.exists(bins["c"] + suffix):
-                shutil.copy2(bins["c"] + suffix, bins["c"] + "_control" + suffix)
+            if os.path.exists(placed(bins["c"], pad)):
+                shutil.copy2(placed(bins["c"], pad), placed(bins["c"] + "_control", pad))
         bins["rs"] = bins["c"] + "_control"
     # Small-dict phases at 10M ops run 0.1-0.5 s each; at 2M they were short enough to be jitter.
     n, s = (100000, 200000) if cfg.quick else (1000000, 10000000)
@@ -351,8 +365,7 @@ def sec_dict(cfg, res):
     # Code placement: each pair of rounds (one per build order) runs the variant padded by the
     # next of these bytes (build-dict-bench.sh), both builds alike, so the medians span four
     # placements of every dict function instead of resting on one.
-    pads = [p for p in PADS
-            if p == 0 or all(os.path.exists(f"{bins[b]}_p{p}") for b in BUILDS)]
+    pads = placements(bins)
     if os.path.exists(lto) and not cfg.control:
         bins["c_lto"] = lto
         runs.append(("dict-lto", "c_lto"))
@@ -362,9 +375,9 @@ def sec_dict(cfg, res):
     log(f"dict: rounds rotate over code placements padded by {pads} bytes")
     for rnd in range(rounds):
         order = runs if rnd % 2 == 0 else runs[::-1]
-        pad = pads[(rnd // 2) % len(pads)]
+        pad = placement(pads, rnd)
         for section, b in order:
-            path = bins[b] if pad == 0 or section != "dict" else f"{bins[b]}_p{pad}"
+            path = placed(bins[b], pad if section == "dict" else 0)
             p = subprocess.run(PIN_CLIENT + [path, "-n", str(n), "-s", str(s)], capture_output=True, text=True,
                                timeout=600)
             if p.returncode != 0:
@@ -401,21 +414,21 @@ def sec_gtest(cfg, res):
     # Code placement, as in the dict section: each pair of rounds (one per build order) runs the
     # binaries relinked with the next padding (link-gtest-placements.sh), both builds alike. The
     # unpadded binaries are each tree's own, whose one placement moved Linear access by up to 2 %.
-    pads = [p for p in PADS if p == 0 or all(os.path.exists(f"{bins[b]}_p{p}") for b in BUILDS)]
+    pads = placements(bins)
     rounds = cfg.gtest_rounds
     # --accurate: 5,000,000 items instead of 5,000 (which takes 0-1 ms, below the test's ms clock)
     args = ["--gtest_also_run_disabled_tests", "--gtest_filter=*dictBenchmark*", "--accurate"]
     log(f"gtest: DISABLED_dictBenchmark (--accurate: 5M items), {rounds} rounds, code placements padded by {pads} bytes")
-    used = [p for p in pads if any(pads[(r // 2) % len(pads)] == p for r in range(rounds))]
+    used = pads[:-(-rounds // 2)]  # quick runs' 2 rounds use only the first
     with open(os.path.join(cfg.out, "meta.md"), "a") as f:
         f.write(f"- gtest dict benchmark: {rounds} rounds per build" +
                 (f", two rounds each on the binaries padded by {', '.join(map(str, used))} bytes in turn (0: each "
                  "tree's own valkey-unit-gtests, the others relinked by bench/link-gtest-placements.sh)\n"
                  if len(used) > 1 else ", each tree's own valkey-unit-gtests only (one code placement)\n"))
     for rnd in range(rounds):
-        pad = pads[(rnd // 2) % len(pads)]
+        pad = placement(pads, rnd)
         for b in round_order(rnd):
-            path = bins[b] if pad == 0 else f"{bins[b]}_p{pad}"
+            path = placed(bins[b], pad)
             p = subprocess.run([path, *args], capture_output=True, text=True, timeout=900, cwd=cfg.out)
             found = 0
             for m in re.finditer(r"^(.+?): (\d+) items in (\d+) ms$", p.stdout, re.M):
@@ -860,13 +873,13 @@ def main():
     cfg.c_tree, cfg.rs_tree = os.path.abspath(cfg.c_tree), os.path.abspath(cfg.rs_tree)
     cfg.tree = {"c": cfg.c_tree, "rs": cfg.rs_tree}
     cfg.vbench = os.path.join(cfg.c_tree, "src", "valkey-benchmark")
+    # Each placement runs two rounds in a row (one per build order): 2 x len(PADS) rounds
+    # give every placement and order the same weight; 12 rounds gave placements 4, 4, 2, 2.
+    whole = 2 * len(PADS)
     if not cfg.dict_rounds:
-        # Each placement runs two rounds in a row (one per build order): 2 x len(PADS) rounds
-        # give every placement and order the same weight; 12 rounds gave placements 4, 4, 2, 2.
-        whole = 2 * len(PADS)
         cfg.dict_rounds = 2 * cfg.rounds if cfg.quick else -(-2 * cfg.rounds // whole) * whole
     # The gtest's placements, likewise: BENCH_ROUNDS rounded up to a multiple of 8 (8 for 6).
-    cfg.gtest_rounds = cfg.rounds if cfg.quick else -(-cfg.rounds // (2 * len(PADS))) * 2 * len(PADS)
+    cfg.gtest_rounds = cfg.rounds if cfg.quick else -(-cfg.rounds // whole) * whole
     os.makedirs(cfg.out, exist_ok=True)
     cfg.work = tempfile.mkdtemp(prefix="work-", dir=cfg.out)
     res = Results(os.path.join(cfg.out, "raw.tsv"))

@@ -31,6 +31,7 @@ if [ "$(printf '%s\n' "$link" | grep -c .)" != 1 ]; then
     exit 1
 fi
 
+base=$(nm "$unit/valkey-unit-gtests" | awk '$3 == "main" {print $1}')
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 for pad in 16 32 48; do
@@ -41,7 +42,6 @@ for pad in 16 32 48; do
     cmd=${link/ -o valkey-unit-gtests / -o $(printf %q "${prefix}_p$pad") $(printf %q "$tmp/pad$pad.o") }
     (cd "$unit" && eval "$cmd")
     # The padding must have moved the test code: main sits that many bytes further on.
-    base=$(nm "$unit/valkey-unit-gtests" | awk '$3 == "main" {print $1}')
     moved=$(nm "$prefix"_p$pad | awk '$3 == "main" {print $1}')
     if [ -z "$base" ] || [ -z "$moved" ] || [ $((16#$moved - 16#$base)) != "$pad" ]; then
         echo "link-gtest-placements: ${prefix}_p$pad: main at 0x$moved, unpadded at 0x$base: not moved by $pad" >&2
