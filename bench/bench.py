@@ -21,6 +21,7 @@ Usage: bench/bench.py --out build/bench [--rounds 5] [--quick] [--sections ...]
 (bench/run.sh builds everything first and calls this; `make bench` calls run.sh.)
 """
 import argparse
+import collections
 import contextlib
 import os
 import re
@@ -807,13 +808,16 @@ def timed_free(srv, c, command, timeout=600):
     return total * 1e3, (srv.thread_cpu_ns(LAZYFREE_THREAD) - w0) / 1e6, c.info("everything")
 
 
-def sec_lazyfree(cfg, res):
+def sec_lazyfree(cfg, res, unlinks=3):
     """Per round, both builds' servers side by side (unpinned: the worker must not share the
     main thread's core); the builds alternate step by step, the first build flipping each step,
-    so that the two builds' runs of a step are seconds apart."""
+    so that the two builds' runs of a step are seconds apart. Each UNLINK row is the median of
+    `unlinks` fills and UNLINKs per round and build: one UNLINK's free time varies by +-10-50 %
+    (bench/README.md), as one flush's main-thread time does in the flush section."""
     nkeys, nelem = (500000, 100000) if cfg.quick else (5000000, 1000000)
     log(f"lazyfree: FLUSHALL ASYNC of {nkeys} keys (DEBUG POPULATE), UNLINK of {nelem}-element "
-        f"hash/set/zset/list, {cfg.rounds} rounds, the builds alternating step by step")
+        f"hash/set/zset/list ({unlinks} each per round and build), {cfg.rounds} rounds, the builds "
+        "alternating step by step")
     for rnd in range(cfg.rounds):
         srv, conn = {}, {}
         try:
@@ -828,15 +832,22 @@ def sec_lazyfree(cfg, res):
                 res.add("lazyfree", f"{tag}: lazyfree worker CPU time", "ms", "lower", b, rnd, worker)
                 res.add("lazyfree", f"{tag}: main thread (cmdstat usec)", "us", "lower-info", b, rnd,
                         cmdstat_usec(info, "flushall"))
-            for k, (kind, script) in enumerate(FILL.items()):
-                for b in round_order(rnd + k + 1):
-                    conn[b].cmd("EVAL", script, 1, f"big:{kind}", nelem)
-                    total, worker, info = timed_free(srv[b], conn[b], ("UNLINK", f"big:{kind}"))
-                    metric = f"UNLINK {nelem // 1000}k-element {kind}"
-                    res.add("lazyfree", f"{metric}: until drained", "ms", "lower", b, rnd, total)
-                    res.add("lazyfree", f"{metric}: lazyfree worker CPU time", "ms", "lower", b, rnd, worker)
-                    res.add("lazyfree", f"{metric}: lazyfreed_objects", "objects", "same", b, rnd,
+            step = 1
+            for kind, script in FILL.items():
+                metric = f"UNLINK {nelem // 1000}k-element {kind}"
+                rows = {b: collections.defaultdict(list) for b in BUILDS}
+                for _ in range(unlinks):
+                    for b in round_order(rnd + step):
+                        conn[b].cmd("EVAL", script, 1, f"big:{kind}", nelem)
+                        total, worker, info = timed_free(srv[b], conn[b], ("UNLINK", f"big:{kind}"))
+                        rows[b][f"{metric}: until drained", "ms", "lower"].append(total)
+                        rows[b][f"{metric}: lazyfree worker CPU time", "ms", "lower"].append(worker)
+                        rows[b][f"{metric}: lazyfreed_objects", "objects", "same"].append(
                             int(info["lazyfreed_objects"]))
+                    step += 1
+                for b in BUILDS:
+                    for (name, unit, better), values in rows[b].items():
+                        res.add("lazyfree", name, unit, better, b, rnd, statistics.median(values))
         finally:
             for c in conn.values():
                 c.close()
