@@ -840,6 +840,10 @@ def sec_lazyfree(cfg, res, unlinks=3):
                     for b in round_order(rnd + step):
                         conn[b].cmd("EVAL", script, 1, f"big:{kind}", nelem)
                         total, worker, info = timed_free(srv[b], conn[b], ("UNLINK", f"big:{kind}"))
+                        # A median would hide one odd count; one UNLINKed key is one object.
+                        if int(info["lazyfreed_objects"]) != 1:
+                            raise RuntimeError(f"UNLINK of the {kind}: lazyfreed_objects "
+                                               f"{info['lazyfreed_objects']}, wanted 1")
                         rows[b][f"{metric}: until drained", "ms", "lower"].append(total)
                         rows[b][f"{metric}: lazyfree worker CPU time", "ms", "lower"].append(worker)
                         rows[b][f"{metric}: lazyfreed_objects", "objects", "same"].append(
