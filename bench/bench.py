@@ -685,6 +685,14 @@ def fill_tracked(cfg, repl, c, nkeys):
         raise RuntimeError(f"replica tracks {tracked} keys, DBSIZE {c.cmd('DBSIZE')}, wanted {nkeys}")
 
 
+def add_medians(res, section, rnd, rows):
+    """Adds round rnd's rows, {build: {(metric, unit, better): [values]}}, as their medians: the
+    sections that repeat a step within a round (flushes, UNLINKs) report one value per round."""
+    for b in BUILDS:
+        for (metric, unit, better), values in rows[b].items():
+            res.add(section, metric, unit, better, b, rnd, statistics.median(values))
+
+
 def one_flush(cfg, repl, c, nkeys, mode, rows):
     """Refills the replica's nkeys tracked keys, runs one FLUSHALL mode and appends its values
     to rows, {(metric, unit, better): [values]}."""
@@ -744,9 +752,7 @@ def sec_flush(cfg, res, async_flushes=3):
                     for b in round_order(rnd + k):
                         one_flush(cfg, *reps[b], nkeys, mode, rows[b])
                     k += 1
-                for b in BUILDS:
-                    for (metric, unit, better), values in rows[b].items():
-                        res.add("flush", metric, unit, better, b, rnd, statistics.median(values))
+                add_medians(res, "flush", rnd, rows)
         if PIN_SERVER:
             for b in round_order(rnd):
                 flush_on_one_cpu(cfg, res, b, rnd, nkeys)
@@ -849,9 +855,7 @@ def sec_lazyfree(cfg, res, unlinks=3):
                         rows[b][f"{metric}: lazyfreed_objects", "objects", "same"].append(
                             int(info["lazyfreed_objects"]))
                     step += 1
-                for b in BUILDS:
-                    for (name, unit, better), values in rows[b].items():
-                        res.add("lazyfree", name, unit, better, b, rnd, statistics.median(values))
+                add_medians(res, "lazyfree", rnd, rows)
         finally:
             for c in conn.values():
                 c.close()
