@@ -687,9 +687,14 @@ def fill_tracked(cfg, repl, c, nkeys):
 
 def add_medians(res, section, rnd, rows):
     """Adds round rnd's rows, {build: {(metric, unit, better): [values]}}, as their medians: the
-    sections that repeat a step within a round (flushes, UNLINKs) report one value per round."""
+    sections that repeat a step within a round (flushes, UNLINKs) report one value per round.
+    A count that must be the same in both builds (lazyfreed_objects) must also be the same in
+    every repeat: a median would hide one odd count."""
     for b in BUILDS:
         for (metric, unit, better), values in rows[b].items():
+            if better == "same" and len(set(values)) != 1:
+                raise RuntimeError(f"{section}: {metric} differs between the repeats of round {rnd + 1} on "
+                                   f"{BUILD_LABEL[b]}: {values}")
             res.add(section, metric, unit, better, b, rnd, statistics.median(values))
 
 
