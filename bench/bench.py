@@ -206,12 +206,13 @@ class Server:
 
     live = []
 
-    def __init__(self, tree, port, workdir, extra=(), pin=False, env=None):
+    def __init__(self, tree, port, workdir, extra=(), pin=False, env=None, exe=None):
+        """exe: another valkey-server binary than the tree's (a relinked code placement)."""
         if not port_free(port):
             raise RuntimeError(f"port {port} is busy: set BENCH_PORT to a free range")
         self.port = port
         self.dir = tempfile.mkdtemp(prefix=f"srv{port}-", dir=workdir)
-        args = [os.path.join(tree, "src", "valkey-server"), "--port", str(port), "--bind", "127.0.0.1",
+        args = [exe or os.path.join(tree, "src", "valkey-server"), "--port", str(port), "--bind", "127.0.0.1",
                 "--save", "", "--appendonly", "no", "--dir", self.dir, "--logfile", "server.log",
                 "--enable-debug-command", "yes", "--protected-mode", "yes", *extra]
         self.proc = subprocess.Popen((PIN_SERVER if pin else []) + args, stdout=subprocess.DEVNULL,
@@ -243,7 +244,7 @@ class Server:
     def thread_cpu_ns(self, comm):
         """CPU time (ns, from schedstat) of the server's threads named comm, e.g. bio_lazy_free:
         what a job cost the worker, independent of how long it waited for a core."""
-        total = 0
+        total, found = 0, False
         for tid in os.listdir(f"/proc/{self.proc.pid}/task"):
             try:
                 with open(f"/proc/{self.proc.pid}/task/{tid}/comm") as f:
@@ -251,8 +252,12 @@ class Server:
                         continue
                 with open(f"/proc/{self.proc.pid}/task/{tid}/schedstat") as f:
                     total += int(f.read().split()[0])
+                found = True
             except OSError:
                 pass
+        if not found:
+            # Zero would pass for a measurement (a binary under another name has another comm).
+            raise RuntimeError(f"valkey-server (pid {self.proc.pid}) has no thread named {comm!r}")
         return total
 
     def reset_peak_rss(self):
@@ -329,14 +334,16 @@ def valkey_benchmark(cfg, port, args, timeout=600):
 # ---------------------------------------------------------------- section: dict
 
 
-# Code placements: build-dict-bench.sh builds the dict harness, and link-gtest-placements.sh
-# relinks valkey-unit-gtests, padded by each of these bytes (0: unpadded).
+# Code placements: build-dict-bench.sh builds the dict harness, and link-placements.sh relinks
+# valkey-unit-gtests and valkey-server, padded by each of these bytes (0: unpadded).
 PADS = (0, 16, 32, 48)
 
 
-def placements(bins):
-    """The paddings whose variant (PATH_pN, N > 0) exists for every build in bins; 0 always does."""
-    return [p for p in PADS if p == 0 or all(os.path.exists(f"{bins[b]}_p{p}") for b in BUILDS)]
+def placements(bins, variant=None):
+    """The paddings whose variant (placed() or relinked(), N > 0) exists for every build in bins;
+    0 always does."""
+    variant = variant or placed
+    return [p for p in PADS if p == 0 or all(os.path.exists(variant(bins[b], p)) for b in BUILDS)]
 
 
 def placement(pads, rnd):
@@ -345,7 +352,15 @@ def placement(pads, rnd):
 
 
 def placed(path, pad):
+    """The dict harness padded by pad bytes: PATH_pN (build-dict-bench.sh)."""
     return path if pad == 0 else f"{path}_p{pad}"
+
+
+def relinked(path, pad):
+    """A tree's binary relinked with pad bytes of padding (link-placements.sh): DIR_pN/NAME. It
+    keeps its name, since a process's main thread is named after its executable, and the e2e
+    section finds the server's main thread by that name (MAIN_THREAD)."""
+    return path if pad == 0 else os.path.join(f"{os.path.dirname(path)}_p{pad}", os.path.basename(path))
 
 
 def sec_dict(cfg, res):
@@ -413,9 +428,9 @@ def sec_gtest(cfg, res):
             log(f"gtest: {path} missing; section skipped")
             return
     # Code placement, as in the dict section: each pair of rounds (one per build order) runs the
-    # binaries relinked with the next padding (link-gtest-placements.sh), both builds alike. The
+    # binaries relinked with the next padding (link-placements.sh), both builds alike. The
     # unpadded binaries are each tree's own, whose one placement moved Linear access by up to 2 %.
-    pads = placements(bins)
+    pads = placements(bins, relinked)
     rounds = cfg.gtest_rounds
     # --accurate: 5,000,000 items instead of 5,000 (which takes 0-1 ms, below the test's ms clock)
     args = ["--gtest_also_run_disabled_tests", "--gtest_filter=*dictBenchmark*", "--accurate"]
@@ -424,12 +439,12 @@ def sec_gtest(cfg, res):
     with open(os.path.join(cfg.out, "meta.md"), "a") as f:
         f.write(f"- gtest dict benchmark: {rounds} rounds per build" +
                 (f", two rounds each on the binaries padded by {', '.join(map(str, used))} bytes in turn (0: each "
-                 "tree's own valkey-unit-gtests, the others relinked by bench/link-gtest-placements.sh)\n"
+                 "tree's own valkey-unit-gtests, the others relinked by bench/link-placements.sh)\n"
                  if len(used) > 1 else ", each tree's own valkey-unit-gtests only (one code placement)\n"))
     for rnd in range(rounds):
         pad = placement(pads, rnd)
         for b in round_order(rnd):
-            path = placed(bins[b], pad)
+            path = relinked(bins[b], pad)
             p = subprocess.run([path, *args], capture_output=True, text=True, timeout=900, cwd=cfg.out)
             found = 0
             for m in re.finditer(r"^(.+?): (\d+) items in (\d+) ms$", p.stdout, re.M):
@@ -454,17 +469,31 @@ E2E_TESTS = "set,get,incr,lpush,sadd,hset,zadd"
 def sec_e2e(cfg, res):
     # About 1.2 s per run at full size: 0.3 s runs (50,000 / 500,000) were mostly jitter.
     n1, n16 = (20000, 100000) if cfg.quick else (200000, 2000000)
-    log(f"e2e: valkey-benchmark -c 50 -r 100000, {n1} requests unpipelined, {n16} with -P 16, {cfg.rounds} rounds")
+    # Code placement, as in the dict and gtest sections: each pair of rounds (one per slot order)
+    # runs the servers relinked with the next padding (link-placements.sh), both builds alike.
+    # The rows taken together moved by 1-2 % from one placement to another (bench/README.md).
+    bins = {b: os.path.join(cfg.tree[b], "src", "valkey-server") for b in BUILDS}
+    pads = placements(bins, relinked)
+    rounds = cfg.e2e_rounds
+    used = pads[:-(-rounds // 2)]
+    log(f"e2e: valkey-benchmark -c 50 -r 100000, {n1} requests unpipelined, {n16} with -P 16, {rounds} rounds, "
+        f"code placements padded by {used} bytes")
+    with open(os.path.join(cfg.out, "meta.md"), "a") as f:
+        f.write(f"- e2e: {rounds} rounds per build" +
+                (f", two rounds each on the servers padded by {', '.join(map(str, used))} bytes in turn (0: each "
+                 "tree's own valkey-server, the others relinked by bench/link-placements.sh)\n"
+                 if len(used) > 1 else ", each tree's own valkey-server only (one code placement)\n"))
     # Both builds' servers run side by side (pinned to the same CPU, one idle while the other is
     # measured) and the builds alternate test by test, the first build flipping from one test to
     # the next and from one round to the next. Running one build's 20 tests, then the other's,
     # put ~25 s between the two runs of a test, and the machine's load drifts over that time.
-    for rnd in range(cfg.rounds):
+    for rnd in range(rounds):
         srv = {}
+        pad = placement(pads, rnd)
         try:
             # Which build starts first and takes the first port flips each round (slot_order).
             for i, b in enumerate(slot_order(rnd)):
-                srv[b] = Server(cfg.tree[b], cfg.port + i, cfg.work, pin=True)
+                srv[b] = Server(cfg.tree[b], cfg.port + i, cfg.work, pin=True, exe=relinked(bins[b], pad))
             shas = set()
             for s in srv.values():
                 c = s.conn()
@@ -489,7 +518,7 @@ def sec_e2e(cfg, res):
         finally:
             for s in srv.values():
                 s.stop()
-        log(f"e2e: round {rnd + 1}/{cfg.rounds} done")
+        log(f"e2e: round {rnd + 1}/{rounds} done (padding {pad})")
 
 
 # ---------------------------------------------------------------- section: pubsub + memory
@@ -904,6 +933,8 @@ def main():
         cfg.dict_rounds = 2 * cfg.rounds if cfg.quick else -(-2 * cfg.rounds // whole) * whole
     # The gtest's placements, likewise: BENCH_ROUNDS rounded up to a multiple of 8 (8 for 6).
     cfg.gtest_rounds = cfg.rounds if cfg.quick else -(-cfg.rounds // whole) * whole
+    # And the e2e section's server placements.
+    cfg.e2e_rounds = cfg.gtest_rounds
     os.makedirs(cfg.out, exist_ok=True)
     cfg.work = tempfile.mkdtemp(prefix="work-", dir=cfg.out)
     res = Results(os.path.join(cfg.out, "raw.tsv"))

@@ -6,7 +6,8 @@
 #   BENCH_ROUNDS=6        rounds per build (C and Rust alternate, order flips each round; even,
 #                         so each build has each server slot equally often);
 #                         the dict microbenchmark does 2 x BENCH_ROUNDS (it is cheap), rounded up
-#                         to a multiple of 8 so its four code placements get equal rounds
+#                         to a multiple of 8 so its four code placements get equal rounds; the
+#                         gtest and e2e sections round BENCH_ROUNDS up to a multiple of 8 likewise
 #   BENCH_QUICK=1         small sizes (and 2 rounds unless BENCH_ROUNDS is set): a ~3 min smoke run
 #   BENCH_SECTIONS=...    comma list of dict,gtest,e2e,pubsub,flush,lazyfree (default: all)
 #   BENCH_OUT=build/bench where raw.tsv, results.md (and results.png with matplotlib) go
@@ -117,20 +118,27 @@ for pair in "c:$c_tree" "r:$rs_tree"; do
     done
     "$snap/$b/src/valkey-server" --version >/dev/null || { echo "bench: $t/src/valkey-server does not run" >&2; exit 1; }
 done
-if has gtest; then
-    # The gtest section rotates over code placements as the dict section does: relink each
-    # snapshot's valkey-unit-gtests with 16, 32 and 48 bytes of padding, from its own tree's
-    # objects, with the make settings that tree was built with (the control run's "Rust" tree
-    # is the C tree).
+# The gtest and e2e sections rotate over code placements as the dict section does: relink each
+# snapshot's valkey-unit-gtests and valkey-server with 16, 32 and 48 bytes of padding, from its
+# own tree's objects, with the make settings that tree was built with (the control run's "Rust"
+# tree is the C tree). Quick runs' e2e rounds use the unpadded servers only, so their ~25 s LTO
+# relinks are skipped there.
+placements() {
+    local b t vars
     for b in c r; do
         if [ "$b" = c ] || [ "$control" = 1 ]; then
             t=$c_tree vars=(USE_RUST_CORE=no)
         else
             t=$rs_tree vars=(USE_RUST_CORE=yes RUST_CORE_DIR="$root" CARGO="$cargo" CARGO_TARGET_DIR="$root/target/valkey")
         fi
-        bench/link-gtest-placements.sh "$t" "$snap/$b/src/unit/valkey-unit-gtests" "${vars[@]}" ||
-            echo "bench: warning: could not relink $t's valkey-unit-gtests with padding: the gtest section runs the unpadded binaries only" >&2
+        bench/link-placements.sh "$t" "$1" "$snap/$b/$2" "${vars[@]}" ||
+            echo "bench: warning: could not relink $t's $1 with padding: the $3 section runs the unpadded binaries only" >&2
     done
+}
+has gtest && placements valkey-unit-gtests src/unit gtest
+if has e2e && [ "$quick" = 0 ]; then
+    say "valkey-server relinked with padding (code placements for the e2e section)"
+    placements valkey-server src e2e
 fi
 rs_git=$(git log -1 --format=%h -- src Cargo.toml Cargo.lock .cargo valkey-patch 2>/dev/null || echo '?')
 
@@ -156,7 +164,7 @@ load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 {
     echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- src 2>/dev/null || echo ' (+ uncommitted src/ changes)')"
     echo "- machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GB", $2/1048576}' /proc/meminfo); load average before: $load_before"
-    echo "- rounds: $rounds per build (the dict microbenchmark's and the gtest's: below); quick: $quick; sections: $sections"
+    echo "- rounds: $rounds per build (the dict microbenchmark's, the gtest's and the e2e section's: below); quick: $quick; sections: $sections"
     if [ "$control" = 1 ]; then
         echo "- both columns: $c_tree (control run); valkey-benchmark: the C build's; binaries snapshotted to $snap at start"
     else

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Relink a tree's valkey-unit-gtests or valkey-server three more times, with 16, 32 and 48
+# never-executed bytes linked ahead of its objects: code placements, as build-dict-bench.sh makes
+# for the dict harness.  Everything linked after the padding moves by that much against
+# cache-line and fetch-block boundaries.  One binary per build has one placement, and rows moved
+# with it: the gtest's Linear access rows by up to 2 %, the e2e rows by 1-2 % taken together
+# (bench/README.md).
+#
+#   bench/link-placements.sh TREE TARGET OUT_DIR [MAKE_VARS...]
+#   TARGET: valkey-unit-gtests or valkey-server
+#   -> OUT_DIR_p16/TARGET, OUT_DIR_p32/TARGET, OUT_DIR_p48/TARGET
+#
+# The binaries keep their name: a process's main thread is named after its executable, and
+# bench.py finds the server's main thread by that name.
+#
+# MAKE_VARS are those the tree was built with (USE_RUST_CORE=yes RUST_CORE_DIR=... for the Rust
+# tree, USE_RUST_CORE=no for the C one): the link command is taken from `make -n` in the tree,
+# which also asks the parent Makefile whether its prerequisites are current, and that must not
+# see changed settings.  The objects and archives are the tree's own; nothing in the tree is
+# written.  valkey-server links with -flto, so each relink of it takes about half a minute.
+set -euo pipefail
+usage="usage: link-placements.sh TREE valkey-unit-gtests|valkey-server OUT_DIR [MAKE_VARS...]"
+tree=${1:?$usage}
+target=${2:?$usage}
+outdir=${3:?$usage}
+shift 3
+case $target in
+    # make -n prints every recipe (the wrappers are regenerated on each make, so every object
+    # looks stale). The test objects follow the padding, and main with them.
+    valkey-unit-gtests) dir="$tree/src/unit" stale=() sym=main ;;
+    # An up-to-date server has no recipe to print: -W makes server.o look new, which prints the
+    # link alone. main sits in .text.startup, ahead of the padding; processCommand follows it.
+    valkey-server) dir="$tree/src" stale=(-W server.o) sym=processCommand ;;
+    *) echo "link-placements: unknown target $target; $usage" >&2; exit 2 ;;
+esac
+[ -x "$dir/$target" ] || { echo "link-placements: $dir/$target missing" >&2; exit 1; }
+case $outdir in /*) ;; *) outdir="$PWD/$outdir" ;; esac
+CC=${CC:-cc}
+
+# Keep the one command that links the binary, its continuation lines joined.
+link=$(make -n --no-print-directory -C "$dir" "$target" "${stale[@]}" "$@" 2>/dev/null |
+    sed -e ':a' -e '/\\$/N; s/\\\n//; ta' | tr '\t' ' ' | grep -E -- " -o $target " | sed 's/^.*1>&2;//' || true)
+if [ "$(printf '%s\n' "$link" | grep -c .)" != 1 ]; then
+    echo "link-placements: no single link command for $target in 'make -n' of $dir" >&2
+    exit 1
+fi
+
+base=$(nm "$dir/$target" | awk -v s="$sym" '$3 == s {print $1}')
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+for pad in 16 32 48; do
+    printf '.text\n.globl valkey_bench_placement_pad\nvalkey_bench_placement_pad:\n.skip %d, 0xcc\n.section .note.GNU-stack,"",@progbits\n' \
+        "$pad" >"$tmp/pad$pad.S"
+    $CC -c "$tmp/pad$pad.S" -o "$tmp/pad$pad.o"
+    out="${outdir}_p$pad/$target"
+    mkdir -p "${outdir}_p$pad"
+    # eval re-splits the command: quote the two paths put into it.
+    cmd=${link/ -o $target / -o $(printf %q "$out") $(printf %q "$tmp/pad$pad.o") }
+    (cd "$dir" && eval "$cmd")
+    # The padding must have moved the code after it by exactly that much.
+    moved=$(nm "$out" | awk -v s="$sym" '$3 == s {print $1}')
+    if [ -z "$base" ] || [ -z "$moved" ] || [ $((16#$moved - 16#$base)) != "$pad" ]; then
+        echo "link-placements: $out: $sym at 0x$moved, unpadded at 0x$base: not moved by $pad" >&2
+        exit 1
+    fi
+done
+echo "link-placements: linked ${outdir}_p{16,32,48}/$target from $dir" >&2
