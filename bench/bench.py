@@ -356,6 +356,18 @@ def placed(path, pad):
     return path if pad == 0 else f"{path}_p{pad}"
 
 
+def note_placements(cfg, section, binary, rounds, pads):
+    """Logs, and writes to meta.md, which placements of a tree's relinked binary the section's
+    rounds use (two rounds each: quick runs' 2 rounds use only the unpadded one)."""
+    used = pads[:-(-rounds // 2)]
+    log(f"{section}: {rounds} rounds, code placements padded by {used} bytes")
+    with open(os.path.join(cfg.out, "meta.md"), "a") as f:
+        f.write(f"- {section}: {rounds} rounds per build" +
+                (f", two rounds each on the binaries padded by {', '.join(map(str, used))} bytes in turn (0: each "
+                 f"tree's own {binary}, the others relinked by bench/link-placements.sh)\n"
+                 if len(used) > 1 else f", each tree's own {binary} only (one code placement)\n"))
+
+
 def relinked(path, pad):
     """A tree's binary relinked with pad bytes of padding (link-placements.sh): DIR_pN/NAME. It
     keeps its name, since a process's main thread is named after its executable, and the e2e
@@ -434,13 +446,8 @@ def sec_gtest(cfg, res):
     rounds = cfg.gtest_rounds
     # --accurate: 5,000,000 items instead of 5,000 (which takes 0-1 ms, below the test's ms clock)
     args = ["--gtest_also_run_disabled_tests", "--gtest_filter=*dictBenchmark*", "--accurate"]
-    log(f"gtest: DISABLED_dictBenchmark (--accurate: 5M items), {rounds} rounds, code placements padded by {pads} bytes")
-    used = pads[:-(-rounds // 2)]  # quick runs' 2 rounds use only the first
-    with open(os.path.join(cfg.out, "meta.md"), "a") as f:
-        f.write(f"- gtest dict benchmark: {rounds} rounds per build" +
-                (f", two rounds each on the binaries padded by {', '.join(map(str, used))} bytes in turn (0: each "
-                 "tree's own valkey-unit-gtests, the others relinked by bench/link-placements.sh)\n"
-                 if len(used) > 1 else ", each tree's own valkey-unit-gtests only (one code placement)\n"))
+    log("gtest: DISABLED_dictBenchmark (--accurate: 5M items)")
+    note_placements(cfg, "gtest dict benchmark", "valkey-unit-gtests", rounds, pads)
     for rnd in range(rounds):
         pad = placement(pads, rnd)
         for b in round_order(rnd):
@@ -471,18 +478,12 @@ def sec_e2e(cfg, res):
     n1, n16 = (20000, 100000) if cfg.quick else (200000, 2000000)
     # Code placement, as in the dict and gtest sections: each pair of rounds (one per slot order)
     # runs the servers relinked with the next padding (link-placements.sh), both builds alike.
-    # The rows taken together moved by 1-2 % from one placement to another (bench/README.md).
+    # The rows taken together moved by about 1 % from one placement to another (bench/README.md).
     bins = {b: os.path.join(cfg.tree[b], "src", "valkey-server") for b in BUILDS}
     pads = placements(bins, relinked)
     rounds = cfg.e2e_rounds
-    used = pads[:-(-rounds // 2)]
-    log(f"e2e: valkey-benchmark -c 50 -r 100000, {n1} requests unpipelined, {n16} with -P 16, {rounds} rounds, "
-        f"code placements padded by {used} bytes")
-    with open(os.path.join(cfg.out, "meta.md"), "a") as f:
-        f.write(f"- e2e: {rounds} rounds per build" +
-                (f", two rounds each on the servers padded by {', '.join(map(str, used))} bytes in turn (0: each "
-                 "tree's own valkey-server, the others relinked by bench/link-placements.sh)\n"
-                 if len(used) > 1 else ", each tree's own valkey-server only (one code placement)\n"))
+    log(f"e2e: valkey-benchmark -c 50 -r 100000, {n1} requests unpipelined, {n16} with -P 16, {rounds} rounds")
+    note_placements(cfg, "e2e", "valkey-server", rounds, pads)
     # Both builds' servers run side by side (pinned to the same CPU, one idle while the other is
     # measured) and the builds alternate test by test, the first build flipping from one test to
     # the next and from one round to the next. Running one build's 20 tests, then the other's,
