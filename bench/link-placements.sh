@@ -3,7 +3,7 @@
 # never-executed bytes linked ahead of its objects: code placements, as build-dict-bench.sh makes
 # for the dict harness.  Everything linked after the padding moves by that much against
 # cache-line and fetch-block boundaries.  One binary per build has one placement, and rows moved
-# with it: the gtest's Linear access rows by up to 2 %, the e2e rows by 1-2 % taken together
+# with it: the gtest's Linear access rows by up to 2 %, the e2e rows by about 1 % taken together
 # (bench/README.md).
 #
 #   bench/link-placements.sh TREE TARGET OUT_DIR [MAKE_VARS...]
