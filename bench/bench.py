@@ -358,7 +358,7 @@ def placed(path, pad):
 
 def note_placements(cfg, section, binary, rounds, pads):
     """Logs, and writes to meta.md, which placements of a tree's relinked binary the section's
-    rounds use (two rounds each: quick runs' 2 rounds use only the unpadded one)."""
+    rounds use (two rounds each: quick runs' 2 rounds use only the unpadded one); returns those."""
     used = pads[:-(-rounds // 2)]
     log(f"{section}: {rounds} rounds, code placements padded by {used} bytes")
     with open(os.path.join(cfg.out, "meta.md"), "a") as f:
@@ -366,6 +366,7 @@ def note_placements(cfg, section, binary, rounds, pads):
                 (f", two rounds each on the binaries padded by {', '.join(map(str, used))} bytes in turn (0: each "
                  f"tree's own {binary}, the others relinked by bench/link-placements.sh)\n"
                  if len(used) > 1 else f", each tree's own {binary} only (one code placement)\n"))
+    return used
 
 
 def relinked(path, pad):
@@ -447,7 +448,7 @@ def sec_gtest(cfg, res):
     # --accurate: 5,000,000 items instead of 5,000 (which takes 0-1 ms, below the test's ms clock)
     args = ["--gtest_also_run_disabled_tests", "--gtest_filter=*dictBenchmark*", "--accurate"]
     log("gtest: DISABLED_dictBenchmark (--accurate: 5M items)")
-    note_placements(cfg, "gtest dict benchmark", "valkey-unit-gtests", rounds, pads)
+    used = note_placements(cfg, "gtest dict benchmark", "valkey-unit-gtests", rounds, pads)
     for rnd in range(rounds):
         pad = placement(pads, rnd)
         for b in round_order(rnd):
