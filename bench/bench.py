@@ -444,7 +444,7 @@ def sec_gtest(cfg, res):
     # binaries relinked with the next padding (link-placements.sh), both builds alike. The
     # unpadded binaries are each tree's own, whose one placement moved Linear access by up to 2 %.
     pads = placements(bins, relinked)
-    rounds = cfg.gtest_rounds
+    rounds = cfg.placed_rounds
     # --accurate: 5,000,000 items instead of 5,000 (which takes 0-1 ms, below the test's ms clock)
     args = ["--gtest_also_run_disabled_tests", "--gtest_filter=*dictBenchmark*", "--accurate"]
     log("gtest: DISABLED_dictBenchmark (--accurate: 5M items)")
@@ -482,7 +482,7 @@ def sec_e2e(cfg, res):
     # The rows taken together moved by about 1 % from one placement to another (bench/README.md).
     bins = {b: os.path.join(cfg.tree[b], "src", "valkey-server") for b in BUILDS}
     pads = placements(bins, relinked)
-    rounds = cfg.e2e_rounds
+    rounds = cfg.placed_rounds
     log(f"e2e: valkey-benchmark -c 50 -r 100000, {n1} requests unpipelined, {n16} with -P 16, {rounds} rounds")
     note_placements(cfg, "e2e", "valkey-server", rounds, pads)
     # Both builds' servers run side by side (pinned to the same CPU, one idle while the other is
@@ -882,7 +882,7 @@ def sec_lazyfree(cfg, res, unlinks=3):
                     for b in round_order(rnd + step):
                         conn[b].cmd("EVAL", script, 1, f"big:{kind}", nelem)
                         total, worker, info = timed_free(srv[b], conn[b], ("UNLINK", f"big:{kind}"))
-                        # A median would hide one odd count; one UNLINKed key is one object.
+                        # One UNLINKed key is one object (add_medians checks that the repeats agree).
                         if int(info["lazyfreed_objects"]) != 1:
                             raise RuntimeError(f"UNLINK of the {kind}: lazyfreed_objects "
                                                f"{info['lazyfreed_objects']}, wanted 1")
@@ -933,10 +933,8 @@ def main():
     whole = 2 * len(PADS)
     if not cfg.dict_rounds:
         cfg.dict_rounds = 2 * cfg.rounds if cfg.quick else -(-2 * cfg.rounds // whole) * whole
-    # The gtest's placements, likewise: BENCH_ROUNDS rounded up to a multiple of 8 (8 for 6).
-    cfg.gtest_rounds = cfg.rounds if cfg.quick else -(-cfg.rounds // whole) * whole
-    # And the e2e section's server placements.
-    cfg.e2e_rounds = cfg.gtest_rounds
+    # The gtest's and e2e's placements, likewise: BENCH_ROUNDS rounded up to a multiple of 8 (8 for 6).
+    cfg.placed_rounds = cfg.rounds if cfg.quick else -(-cfg.rounds // whole) * whole
     os.makedirs(cfg.out, exist_ok=True)
     cfg.work = tempfile.mkdtemp(prefix="work-", dir=cfg.out)
     res = Results(os.path.join(cfg.out, "raw.tsv"))

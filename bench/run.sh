@@ -121,8 +121,8 @@ done
 # The gtest and e2e sections rotate over code placements as the dict section does: relink each
 # snapshot's valkey-unit-gtests and valkey-server with 16, 32 and 48 bytes of padding, from its
 # own tree's objects, with the make settings that tree was built with (the control run's "Rust"
-# tree is the C tree). Quick runs' e2e rounds use the unpadded servers only, so their ~25 s LTO
-# relinks are skipped there.
+# tree is the C tree). Two rounds (a quick run's default) use the unpadded binaries only, so the
+# relinks (~25 s per server, with LTO) are skipped then.
 placements() {
     local b t vars
     for b in c r; do
@@ -135,10 +135,12 @@ placements() {
             echo "bench: warning: could not relink $t's $1 with padding: the $3 section runs the unpadded binaries only" >&2
     done
 }
-has gtest && placements valkey-unit-gtests src/unit gtest
-if has e2e && [ "$quick" = 0 ]; then
-    say "valkey-server relinked with padding (code placements for the e2e section)"
-    placements valkey-server src e2e
+if [ "$quick" = 0 ] || [ "$rounds" -gt 2 ]; then
+    has gtest && placements valkey-unit-gtests src/unit gtest
+    if has e2e; then
+        say "valkey-server relinked with padding (code placements for the e2e section)"
+        placements valkey-server src e2e
+    fi
 fi
 rs_git=$(git log -1 --format=%h -- src Cargo.toml Cargo.lock .cargo valkey-patch 2>/dev/null || echo '?')
 
