@@ -767,16 +767,89 @@ def one_flush(cfg, repl, c, nkeys, mode, rows):
         raise RuntimeError("tracker not empty / lazyfree did not drain after FLUSHALL")
 
 
-def sec_flush(cfg, res, async_flushes=3):
+# A free of tens of µs handed to the lazyfree worker (an UNLINK of an object just above the effort
+# threshold of 64, a FLUSHALL ASYNC of a small DB): whether the worker's wake-up takes the main
+# thread's core mid-command shows in the command's own time (INFO commandstats, SLOWLOG, LATENCY),
+# not in the main thread's CPU time. It depends on how long the server was quiet before: back to
+# back, C's bio thread rarely takes the core; after 20 ms of quiet, it did in half or more of the
+# commands, and the Rust worker (SCHED_BATCH) in almost none (bench/README.md, "Small frees after a
+# quiet spell"). So each such command here comes after SMALL_IDLE_S of quiet, as a sporadic UNLINK
+# or flush on a quiet server does.
+SMALL_IDLE_S = 0.02
+SMALL_SLOW_US = 100
+
+
+def after_idle(res, section, metric, rnd, step, repeats, srv, conn, fill, command, check):
+    """repeats times per build: fill(b), then command after SMALL_IDLE_S of quiet, until the
+    worker has drained; check(b, reply, info) raises if the command did not do its work. The
+    builds alternate command by command, the first flipping each time. Rows per round and build:
+    the median in-command time (cmdstat), the median main-thread CPU time from request to reply
+    (schedstat), and the share of commands longer than SMALL_SLOW_US in the command."""
+    metric = f"{metric} after {SMALL_IDLE_S * 1000:.0f} ms idle"
+    cmd_us = {b: [] for b in BUILDS}
+    main_us = {b: [] for b in BUILDS}
+    for i in range(repeats):
+        for b in round_order(rnd + step + i):
+            c = conn[b]
+            fill(b)
+            c.cmd("CONFIG", "RESETSTAT")
+            time.sleep(SMALL_IDLE_S)
+            m0 = srv[b].thread_cpu_ns(MAIN_THREAD)
+            reply = c.cmd(*command)
+            main_us[b].append((srv[b].thread_cpu_ns(MAIN_THREAD) - m0) / 1e3)
+            if drain(c, 60) is None:
+                raise RuntimeError(f"{metric}: the worker did not drain")
+            info = c.info("everything")
+            check(b, reply, info)
+            cmd_us[b].append(cmdstat_usec(info, command[0].lower()))
+    for b in BUILDS:
+        res.add(section, f"{metric}: main thread (cmdstat usec)", "us", "lower-info", b, rnd,
+                statistics.median(cmd_us[b]))
+        res.add(section, f"{metric}: main thread CPU time, request to reply (schedstat)", "us",
+                "lower-info", b, rnd, statistics.median(main_us[b]))
+        res.add(section, f"{metric}: share over {SMALL_SLOW_US} us in the command", "%", "lower-info",
+                b, rnd, 100.0 * sum(u > SMALL_SLOW_US for u in cmd_us[b]) / repeats)
+
+
+SMALL_TRACKED = 1000
+
+
+def small_flushes(res, rnd, step, reps, repeats):
+    """FLUSHALL ASYNC of a writable replica's SMALL_TRACKED keys with a TTL (written by EVAL on
+    the replica), each after SMALL_IDLE_S of quiet (after_idle)."""
+    srv = {b: repl for b, (repl, _) in reps.items()}
+    conn = {b: c for b, (_, c) in reps.items()}
+
+    def fill(b):
+        c = conn[b]
+        c.cmd("EVAL", "for i=1,tonumber(ARGV[1]) do redis.call('set', 'small:'..i, 'v', 'EX', 100000) end",
+              0, SMALL_TRACKED)
+        tracked = int(c.info("everything")["slave_expires_tracked_keys"])
+        if tracked != SMALL_TRACKED:
+            raise RuntimeError(f"replica tracks {tracked} keys, wanted {SMALL_TRACKED}")
+
+    def check(b, reply, info):
+        # Every key and its tracker entry, freed by the worker (2,000,000 for the 1M flushes).
+        if (reply != "OK" or int(info["slave_expires_tracked_keys"]) != 0
+                or int(info["lazyfreed_objects"]) != 2 * SMALL_TRACKED):
+            raise RuntimeError(f"FLUSHALL ASYNC of {SMALL_TRACKED} tracked keys: reply {reply}, tracked "
+                               f"{info['slave_expires_tracked_keys']}, lazyfreed_objects {info['lazyfreed_objects']}")
+
+    after_idle(res, "flush", f"FLUSHALL ASYNC, {SMALL_TRACKED} tracked keys", rnd, step, repeats, srv, conn,
+               fill, ("FLUSHALL", "ASYNC"), check)
+
+
+def sec_flush(cfg, res, async_flushes=3, small_repeats=25):
     """Per round: both builds' primary + writable replica side by side (ports cfg.port..+3), then
     async_flushes FLUSHALL ASYNC per build (each right after refilling; the rows get their median,
     since one flush's main-thread microseconds vary by +-20 %), then one FLUSHALL SYNC for
-    contrast. The builds alternate flush by flush, the first build flipping each time, so that
-    the two builds' flushes of a round are seconds apart rather than minutes."""
+    contrast, then small_repeats FLUSHALL ASYNC of SMALL_TRACKED keys (small_flushes). The builds
+    alternate flush by flush, the first build flipping each time, so that the two builds' flushes
+    of a round are seconds apart rather than minutes."""
     nkeys = 100000 if cfg.quick else 1000000
     log(f"flush: primary + writable replica per build, {nkeys} keys with TTL written on the replica, "
         f"{cfg.rounds} rounds, {async_flushes} FLUSHALL ASYNC and 1 FLUSHALL SYNC per round and build, "
-        "the builds alternating flush by flush")
+        f"then {small_repeats} FLUSHALL ASYNC of {SMALL_TRACKED} keys, the builds alternating flush by flush")
     for rnd in range(cfg.rounds):
         with contextlib.ExitStack() as stack:
             reps = {b: stack.enter_context(writable_replica(cfg, b, port=cfg.port + 2 * i))
@@ -789,6 +862,7 @@ def sec_flush(cfg, res, async_flushes=3):
                         one_flush(cfg, *reps[b], nkeys, mode, rows[b])
                     k += 1
                 add_medians(res, "flush", rnd, rows)
+            small_flushes(res, rnd, k, reps, small_repeats)
         if PIN_SERVER:
             for b in round_order(rnd):
                 flush_on_one_cpu(cfg, res, b, rnd, nkeys)
@@ -850,7 +924,30 @@ def timed_free(srv, c, command, timeout=600):
     return total * 1e3, (srv.thread_cpu_ns(LAZYFREE_THREAD) - w0) / 1e6, c.info("everything")
 
 
-def sec_lazyfree(cfg, res, unlinks=3):
+# Lists are left out: a 1000-element list is a few quicklist nodes, below the effort threshold,
+# and is freed in place.
+SMALL_ELEMENTS = 1000
+SMALL_KINDS = ("hash", "set", "zset")
+
+
+def small_unlinks(srv, conn, res, rnd, step, kind, repeats):
+    """UNLINK of a SMALL_ELEMENTS-element kind, each after SMALL_IDLE_S of quiet (after_idle)."""
+    key = f"small:{kind}"
+
+    def fill(b):
+        conn[b].cmd("EVAL", FILL[kind], 1, key, SMALL_ELEMENTS)
+
+    def check(b, reply, info):
+        # Above the threshold, so the worker freed it: a synchronous free would not wake it.
+        if reply != 1 or int(info["lazyfreed_objects"]) != 1:
+            raise RuntimeError(f"UNLINK of the {SMALL_ELEMENTS}-element {kind}: reply {reply}, "
+                               f"lazyfreed_objects {info['lazyfreed_objects']}, wanted 1 and 1")
+
+    after_idle(res, "lazyfree", f"UNLINK {SMALL_ELEMENTS}-element {kind}", rnd, step, repeats, srv, conn,
+               fill, ("UNLINK", key), check)
+
+
+def sec_lazyfree(cfg, res, unlinks=3, small_repeats=25):
     """Per round, both builds' servers side by side (unpinned: the worker must not share the
     main thread's core); the builds alternate step by step, the first build flipping each step,
     so that the two builds' runs of a step are seconds apart. Each UNLINK row is the median of
@@ -858,8 +955,9 @@ def sec_lazyfree(cfg, res, unlinks=3):
     (bench/README.md), as one flush's main-thread time does in the flush section."""
     nkeys, nelem = (500000, 100000) if cfg.quick else (5000000, 1000000)
     log(f"lazyfree: FLUSHALL ASYNC of {nkeys} keys (DEBUG POPULATE), UNLINK of {nelem}-element "
-        f"hash/set/zset/list ({unlinks} each per round and build), {cfg.rounds} rounds, the builds "
-        "alternating step by step")
+        f"hash/set/zset/list ({unlinks} each per round and build), {small_repeats} UNLINKs each of a "
+        f"{SMALL_ELEMENTS}-element {'/'.join(SMALL_KINDS)} per round and build, {cfg.rounds} rounds, the "
+        "builds alternating step by step")
     for rnd in range(cfg.rounds):
         srv, conn = {}, {}
         try:
@@ -892,6 +990,9 @@ def sec_lazyfree(cfg, res, unlinks=3):
                             int(info["lazyfreed_objects"]))
                     step += 1
                 add_medians(res, "lazyfree", rnd, rows)
+            for kind in SMALL_KINDS:
+                small_unlinks(srv, conn, res, rnd, step, kind, small_repeats)
+                step += 1
         finally:
             for c in conn.values():
                 c.close()
