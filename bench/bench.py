@@ -711,6 +711,11 @@ def writable_replica(cfg, b, pin=False, port=None):
 def fill_tracked(cfg, repl, c, nkeys):
     """Writes nkeys keys with a TTL on the replica and checks that its tracker has them all."""
     fill_replica_with_ttl(cfg, repl.port, nkeys)
+    check_tracked(c, nkeys)
+
+
+def check_tracked(c, nkeys):
+    """Raises unless the replica holds nkeys keys, all in its expire tracker."""
     tracked = int(c.info("everything")["slave_expires_tracked_keys"])
     if tracked != nkeys or c.cmd("DBSIZE") != nkeys:
         raise RuntimeError(f"replica tracks {tracked} keys, DBSIZE {c.cmd('DBSIZE')}, wanted {nkeys}")
@@ -786,8 +791,9 @@ def after_idle(res, section, metric, rnd, step, repeats, srv, conn, fill, comman
     the median in-command time (cmdstat), the median main-thread CPU time from request to reply
     (schedstat), and the share of commands longer than SMALL_SLOW_US in the command."""
     metric = f"{metric} after {SMALL_IDLE_S * 1000:.0f} ms idle"
-    cmd_us = {b: [] for b in BUILDS}
-    main_us = {b: [] for b in BUILDS}
+    cmd_row = (f"{metric}: main thread (cmdstat usec)", "us", "lower-info")
+    main_row = (f"{metric}: main thread CPU time, request to reply (schedstat)", "us", "lower-info")
+    rows = {b: {cmd_row: [], main_row: []} for b in BUILDS}
     for i in range(repeats):
         for b in round_order(rnd + step + i):
             c = conn[b]
@@ -796,19 +802,16 @@ def after_idle(res, section, metric, rnd, step, repeats, srv, conn, fill, comman
             time.sleep(SMALL_IDLE_S)
             m0 = srv[b].thread_cpu_ns(MAIN_THREAD)
             reply = c.cmd(*command)
-            main_us[b].append((srv[b].thread_cpu_ns(MAIN_THREAD) - m0) / 1e3)
+            rows[b][main_row].append((srv[b].thread_cpu_ns(MAIN_THREAD) - m0) / 1e3)
             if drain(c, 60) is None:
                 raise RuntimeError(f"{metric}: the worker did not drain")
             info = c.info("everything")
             check(b, reply, info)
-            cmd_us[b].append(cmdstat_usec(info, command[0].lower()))
+            rows[b][cmd_row].append(cmdstat_usec(info, command[0].lower()))
+    add_medians(res, section, rnd, rows)
     for b in BUILDS:
-        res.add(section, f"{metric}: main thread (cmdstat usec)", "us", "lower-info", b, rnd,
-                statistics.median(cmd_us[b]))
-        res.add(section, f"{metric}: main thread CPU time, request to reply (schedstat)", "us",
-                "lower-info", b, rnd, statistics.median(main_us[b]))
         res.add(section, f"{metric}: share over {SMALL_SLOW_US} us in the command", "%", "lower-info",
-                b, rnd, 100.0 * sum(u > SMALL_SLOW_US for u in cmd_us[b]) / repeats)
+                b, rnd, 100.0 * sum(u > SMALL_SLOW_US for u in rows[b][cmd_row]) / repeats)
 
 
 SMALL_TRACKED = 1000
@@ -824,9 +827,7 @@ def small_flushes(res, rnd, step, reps, repeats):
         c = conn[b]
         c.cmd("EVAL", "for i=1,tonumber(ARGV[1]) do redis.call('set', 'small:'..i, 'v', 'EX', 100000) end",
               0, SMALL_TRACKED)
-        tracked = int(c.info("everything")["slave_expires_tracked_keys"])
-        if tracked != SMALL_TRACKED:
-            raise RuntimeError(f"replica tracks {tracked} keys, wanted {SMALL_TRACKED}")
+        check_tracked(c, SMALL_TRACKED)
 
     def check(b, reply, info):
         # Every key and its tracker entry, freed by the worker (2,000,000 for the 1M flushes).
