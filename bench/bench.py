@@ -376,6 +376,41 @@ def relinked(path, pad):
     return path if pad == 0 else os.path.join(f"{os.path.dirname(path)}_p{pad}", os.path.basename(path))
 
 
+def run_dict_bench(cmds, timeout=1200):
+    """Runs one dict_bench command, or two in lockstep (dict_bench.c's -l: the two processes
+    hand each other the CPU every slice of each timed phase, the first command's first); returns
+    [(build, stdout)] in the commands' order."""
+    pipes = [os.pipe(), os.pipe()] if len(cmds) == 2 else []  # [first -> second, second -> first]
+    procs = []
+    try:
+        for i, (b, cmd) in enumerate(cmds):
+            fds = ()
+            if len(cmds) == 2:
+                rd, wr = pipes[1 - i][0], pipes[i][1]
+                cmd = cmd + ["-l", f"{rd},{wr},{int(i == 0)}"]
+                fds = (rd, wr)
+            procs.append((b, subprocess.Popen(cmd, pass_fds=fds, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                              text=True)))
+    finally:
+        # Only the two processes may hold the pipes: one that dies closes its ends, and the other
+        # reads end-of-file and stops instead of waiting for it.
+        for fd in {fd for pair in pipes for fd in pair}:
+            os.close(fd)
+    outputs = []
+    try:
+        for b, p in procs:
+            out, err = p.communicate(timeout=timeout)
+            if p.returncode != 0:
+                raise RuntimeError(f"dict_bench_{b} failed (rc {p.returncode}):\n{err}")
+            outputs.append((b, out))
+    finally:
+        for _, p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    return outputs
+
+
 def sec_dict(cfg, res):
     bins = {"c": os.path.join(cfg.out, "bin", "dict_bench_c"), "rs": os.path.join(cfg.out, "bin", "dict_bench_rs")}
     if cfg.control:
@@ -402,16 +437,23 @@ def sec_dict(cfg, res):
             bins["rs_inline"] = inline
             runs.append(("dict-lto", "rs_inline"))
     log(f"dict: rounds rotate over code placements padded by {pads} bytes")
+    lockstep = os.environ.get("BENCH_DICT_LOCKSTEP", "1") != "0"
+    log("dict: " + ("each round's two builds run in lockstep on one CPU, taking turns every 2 ms of CPU time "
+                    "inside each timed phase (BENCH_DICT_LOCKSTEP=0: one after the other)" if lockstep
+                    else "each round's builds run one after the other"))
     for rnd in range(rounds):
         order = runs if rnd % 2 == 0 else runs[::-1]
         pad = placement(pads, rnd)
-        for section, b in order:
-            path = placed(bins[b], pad if section == "dict" else 0)
-            p = subprocess.run(PIN_CLIENT + [path, "-n", str(n), "-s", str(s)], capture_output=True, text=True,
-                               timeout=600)
-            if p.returncode != 0:
-                raise RuntimeError(f"dict_bench_{b} failed:\n{p.stderr}")
-            for line in p.stdout.splitlines():
+        cmds = [(b, PIN_CLIENT + [placed(bins[b], pad if section == "dict" else 0), "-n", str(n), "-s", str(s)])
+                for section, b in order]
+        # Pairs that run together: the two builds of each section, the first of the round's order first.
+        batches = ([[c for c in cmds if (c[0] in BUILDS) == d] for d in (True, False)] if lockstep
+                   else [[c] for c in cmds])
+        outputs = []
+        for batch in batches:
+            outputs += run_dict_bench(batch) if len(batch) == 2 else [run_dict_bench([c])[0] for c in batch]
+        for b, out in outputs:
+            for line in out.splitlines():
                 phase, value, unit, _ops = line.split("\t")
                 if b == "c_lto":
                     # Context: the C dict inlined by LTO (as in valkey-server). No target.

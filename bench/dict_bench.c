@@ -7,7 +7,12 @@
  * same work (same keys, same shuffled orders, same PRNG seeds), so a phase's
  * time is directly comparable.
  *
- *   dict_bench [-n ENTRIES] [-s SMALL_OPS] [-p PHASE_SUBSTRING]
+ *   dict_bench [-n ENTRIES] [-s SMALL_OPS] [-p PHASE_SUBSTRING] [-l IN_FD,OUT_FD,FIRST]
+ *
+ * -l runs in lockstep with a peer process (bench.py starts the C and the Rust
+ * binary together on one CPU, joined by two pipes): inside every timed phase the
+ * two take turns in slices of LOCKSTEP_SLICE_US of CPU time, so both measure the
+ * same phase under the same machine conditions (see "Lockstep" below).
  *
  * Prints one line per measurement: "<phase>\t<value>\t<unit>\t<ops>".
  *   ns/op    CPU nanoseconds of this thread per operation (lower is better)
@@ -48,11 +53,14 @@
  *                    dictResetIterator, per walk
  *   empty-iter-safe  dictGetSafeIterator / dictNext / dictReleaseIterator, per walk
  */
+#include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -114,14 +122,120 @@ static void report_ns(const char *phase, uint64_t elapsed_ns, uint64_t ops) {
 #define HAVE_CALLGRIND 1
 #endif
 #endif
+
+/* Lockstep. On a shared 2-vCPU machine the same loop runs up to 1.6x slower for
+ * stretches of a fraction of a second to seconds (whatever else the host runs
+ * beside our CPU), so two builds timed one after the other, seconds apart, often
+ * meet different conditions: that, not the dicts, made most of the rows' +-10-70 %
+ * spread. With -l the two builds' processes share one CPU and hand it to each
+ * other every LOCKSTEP_SLICE_US of CPU time inside each timed phase, so both
+ * sample the same stretches of time. The handover runs in a SIGPROF handler (no
+ * change to the timed loops); the CPU time it takes is left out of the phase's
+ * time (lockstep_excluded), the kernel's signal delivery (a few microseconds per
+ * slice, the same in both builds) is not. Outside the phases both run freely.
+ *
+ * Protocol, one byte at a time: at a phase's start both write 'S' and wait for
+ * the peer's 'S'; the FIRST process runs, the other waits for 'T'. A slice ends:
+ * write 'T', wait. A process done with its phase writes 'D' and waits for 'E';
+ * the peer, told 'D', runs on without handing over and answers 'E' when done. */
+#define LOCKSTEP_SLICE_US 2000
+static int lock_in = -1, lock_out = -1, lock_first;
+static volatile sig_atomic_t lock_peer_done;
+static volatile uint64_t lockstep_excluded;
+
+static void lock_put(char c) {
+    while (write(lock_out, &c, 1) != 1) {
+        if (errno != EINTR) _exit(3);
+    }
+}
+
+/* A peer that died closes its end: stop rather than wait forever. */
+static char lock_get(void) {
+    char c;
+    ssize_t r;
+    while ((r = read(lock_in, &c, 1)) != 1) {
+        if (r == 0 || errno != EINTR) {
+            static const char msg[] = "dict_bench: lockstep peer gone\n";
+            (void)!write(2, msg, sizeof(msg) - 1);
+            _exit(3);
+        }
+    }
+    return c;
+}
+
+static void lock_expect(char want, char got) {
+    if (got != want) {
+        char msg[] = "dict_bench: lockstep out of step: wanted ?, got ?\n";
+        msg[sizeof(msg) - 10] = want;
+        msg[sizeof(msg) - 3] = got;
+        (void)!write(2, msg, sizeof(msg) - 1);
+        _exit(3);
+    }
+}
+
+/* Waits for the CPU after handing it over: the peer answers 'T' (my turn) or
+ * 'D' (it has finished the phase; run the rest alone). */
+static void lock_wait_turn(void) {
+    char c = lock_get();
+    if (c == 'D') lock_peer_done = 1;
+    else lock_expect('T', c);
+}
+
+static void lock_slice_end(int sig) {
+    (void)sig;
+    if (lock_peer_done) return;
+    int saved = errno;
+    uint64_t t = now_ns();
+    lock_put('T');
+    lock_wait_turn();
+    lockstep_excluded += now_ns() - t;
+    errno = saved;
+}
+
+static void lock_timer(long us) {
+    struct itimerval it = {{0, us}, {0, us}};
+    setitimer(ITIMER_PROF, &it, NULL);
+}
+
+static void lockstep_init(const char *arg) {
+    if (sscanf(arg, "%d,%d,%d", &lock_in, &lock_out, &lock_first) != 3 || lock_in < 0 || lock_out < 0) {
+        fprintf(stderr, "dict_bench: -l wants IN_FD,OUT_FD,FIRST\n");
+        exit(2);
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = lock_slice_end;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGPROF, &sa, NULL);
+}
+
+static void phase_start(void) {
+    if (lock_in >= 0) {
+        lock_put('S');
+        lock_expect('S', lock_get());
+        lock_peer_done = 0;
+        if (!lock_first) lock_wait_turn();
+        lockstep_excluded = 0;
+        lock_timer(LOCKSTEP_SLICE_US);
+    }
 #ifdef HAVE_CALLGRIND
-#define PHASE_START() CALLGRIND_ZERO_STATS
-#else
-#define PHASE_START() ((void)0)
+    CALLGRIND_ZERO_STATS;
 #endif
+}
+#define PHASE_START() phase_start()
 
 static uint64_t phase_stop(const char *phase, uint64_t t0) {
-    uint64_t elapsed = now_ns() - t0;
+    if (lock_in >= 0) lock_timer(0); /* before the clock: no handover after it is read */
+    uint64_t elapsed = now_ns() - t0 - lockstep_excluded;
+    if (lock_in >= 0) {
+        if (lock_peer_done) {
+            lock_put('E');
+        } else {
+            lock_put('D');
+            lock_expect('E', lock_get());
+        }
+    }
 #ifdef HAVE_CALLGRIND
     CALLGRIND_DUMP_STATS_AT(phase);
 #else
@@ -582,13 +696,15 @@ static void bench_empty(size_t ops) {
 int main(int argc, char **argv) {
     size_t n = 1000000, small_ops = 2000000;
     int opt;
-    while ((opt = getopt(argc, argv, "n:s:p:")) != -1) {
+    while ((opt = getopt(argc, argv, "n:s:p:l:")) != -1) {
         switch (opt) {
         case 'n': n = strtoull(optarg, NULL, 10); break;
         case 's': small_ops = strtoull(optarg, NULL, 10); break;
         case 'p': filter = optarg; break;
+        case 'l': lockstep_init(optarg); break;
         default:
-            fprintf(stderr, "usage: %s [-n ENTRIES] [-s SMALL_OPS] [-p PHASE_SUBSTRING]\n", argv[0]);
+            fprintf(stderr, "usage: %s [-n ENTRIES] [-s SMALL_OPS] [-p PHASE_SUBSTRING] [-l IN_FD,OUT_FD,FIRST]\n",
+                    argv[0]);
             return 2;
         }
     }

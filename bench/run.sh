@@ -14,6 +14,8 @@
 #   BENCH_PORT=17400      first of the four loopback ports the servers use (+10..+13: the profiles)
 #   VALKEY_DIR / VALKEY_C_DIR   the two trees (default build/valkey, build/valkey-c)
 #   BENCH_NO_BUILD=1      measure the trees as they are (make bench then skips make valkey valkey-c)
+#   BENCH_DICT_LOCKSTEP=0 the dict section runs C and Rust one after the other instead of in
+#                         lockstep on one CPU (bench.py; bench/README.md)
 #   BENCH_PROFILE=0       skip the callgrind instruction counts of the dict phases (needs valgrind)
 #   BENCH_CONTROL=1       control run (A/A): the C build on both sides, through the same rounds and
 #                         the same code; its ratios show how far from 1.00 the machine's noise alone
