@@ -441,6 +441,10 @@ def sec_dict(cfg, res):
     log("dict: " + ("each round's two builds run in lockstep on one CPU, taking turns every 2 ms of CPU time "
                     "inside each timed phase (BENCH_DICT_LOCKSTEP=0: one after the other)" if lockstep
                     else "each round's builds run one after the other"))
+    if lockstep:
+        # report.py: the rows' Rust/C is then the median of the rounds' own Rust/C.
+        with open(os.path.join(cfg.out, "paired-sections"), "a") as f:
+            f.write("dict\n" + ("dict-lto\n" if any(b == "rs_inline" for _, b in runs) else ""))
     for rnd in range(rounds):
         order = runs if rnd % 2 == 0 else runs[::-1]
         pad = placement(pads, rnd)

@@ -5,7 +5,9 @@
                                   (and OUT_DIR/results.png when matplotlib is installed)
 
 For every metric: the median over the rounds of each build, the ratio of the
-medians Rust/C, and whether the issue's target holds:
+medians Rust/C (in a section whose two builds ran in lockstep, listed in
+OUT_DIR/paired-sections: the median of the rounds' own Rust/C ratios), and
+whether the issue's target holds:
   lower  (times, ns/op, bytes)  target Rust/C <= 1.00
   lower-1pct (server CPU/req)   target Rust/C <= 1.01 (the mirror of throughput >= 0.99)
   higher (requests/s)           target Rust/C >= 0.99
@@ -96,6 +98,15 @@ def verdict(better, c, r):
     return ratio, "(info)"
 
 
+def median_paired_ratio(by_round):
+    """The median of the rounds' own Rust/C: for a section whose two builds ran in lockstep, so
+    that each round's pair shares the machine's state while rounds do not (this machine runs a
+    loop up to 1.6x slower for stretches of seconds), and the two medians may come from rounds
+    in different states."""
+    ratios = [x["rs"] / x["c"] for x in by_round.values() if x.get("c", 0) > 0 and "rs" in x]
+    return statistics.median(ratios) if ratios else None
+
+
 def rounds_won(better, by_round):
     """In how many rounds Rust beat C, each round against the C run next to it (the builds
     alternate within a round): a sign test of the medians' verdict. 'k/n', or '-'."""
@@ -184,11 +195,14 @@ def main():
     data = load(os.path.join(out, "raw.tsv"))
     meta = open(os.path.join(out, "meta.md")).read() if os.path.exists(os.path.join(out, "meta.md")) else ""
     lines = ["# valkey-rs-core: make bench results", "", meta.strip(), "",
-             "Medians over the rounds; every ratio is Rust/C of the medians "
+             "Medians over the rounds; every ratio is Rust/C of the medians (in a section whose builds ran in "
+             "lockstep, as its heading says: the median of the rounds' own Rust/C) "
              "(< 1 means Rust is faster or smaller for times and sizes, > 1 means faster for req/s). "
              "spread: half the min-max range of the rounds relative to the median (machine noise). "
              "Rust won: rounds in which Rust beat the C run of the same round (tied: equal).", ""]
     control = "CONTROL RUN" in meta
+    paired_path = os.path.join(out, "paired-sections")
+    paired = set(open(paired_path).read().split()) if os.path.exists(paired_path) else set()
     if control:
         lines += ["**Control run (A/A): the column headed Rust is a second copy of the C build.** "
                   "Read every ratio as noise, every MISSED as a miss that noise alone produces.", ""]
@@ -203,7 +217,12 @@ def main():
             logs = []
             shown = collections.Counter()
             current = section
-            lines += ["", f"### {SECTION_TITLE.get(section, section)}", "",
+            lines += ["", f"### {SECTION_TITLE.get(section, section)}", ""]
+            if section in paired:
+                lines += ["Each round's two builds ran in lockstep (bench.py: BENCH_DICT_LOCKSTEP), so Rust/C "
+                          "here is the **median of the rounds' own Rust/C ratios**, not the ratio of the two "
+                          "medians.", ""]
+            lines += [
                       "| metric | unit | C median | Rust median | Rust/C | target | spread C/Rust | Rust won | n "
                       "| paired Rust/C [95 % interval] | interval |",
                       "| --- | --- | ---: | ---: | ---: | --- | --- | --- | --- | --- | --- |"]
@@ -211,7 +230,12 @@ def main():
         rs = [x for x in d["rs"] if x is not None]
         c = statistics.median(cs) if cs else None
         r = statistics.median(rs) if rs else None
-        ratio, v = verdict(d["better"], c, r)
+        if section in paired and d["better"] != "same":
+            pr = median_paired_ratio(d["by_round"])
+            # verdict() from the ratio alone: the paired ratio stands for r / c.
+            ratio, v = verdict(d["better"], 1.0, pr) if pr is not None else verdict(d["better"], c, r)
+        else:
+            ratio, v = verdict(d["better"], c, r)
         target = ("equal" if d["better"] == "same" else
                   f"{'>=' if d['better'] == 'higher' else '<='} {TARGET[d['better']]:.2f}" if d["better"] in TARGET else "")
         mark = f"**{v}**" if v in ("MISSED", "DIFFERENT") else v
