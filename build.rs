@@ -43,7 +43,8 @@ fn generate_header(crate_dir: &std::path::Path) {
 /// passed by the patched src/Makefile and CMake), `csrc/valkey_shims.c` is
 /// built against that tree's headers; without it (plain `cargo build` /
 /// `cargo test`), `csrc/host_stubs.c` defines the same symbols as aborting
-/// stubs so the library and its tests still link. Self-contained: touches
+/// stubs so the library and its tests still link. `csrc/alloc_class.c` (the
+/// dict's allocator probe) is built in both cases. Self-contained: touches
 /// nothing else in this script.
 fn build_accessors(crate_dir: &std::path::Path) {
     println!("cargo:rerun-if-env-changed=VALKEY_SRC_DIR");
@@ -54,6 +55,8 @@ fn build_accessors(crate_dir: &std::path::Path) {
         .flag_if_supported("-std=gnu11")
         .warnings(true)
         .flag_if_supported("-Wno-missing-field-initializers");
+    // Self-contained (no Valkey header): the dict's allocator probe.
+    build.file(csrc.join("alloc_class.c"));
     match std::env::var_os("VALKEY_SRC_DIR").filter(|v| !v.is_empty()) {
         Some(top) => {
             let top = PathBuf::from(top);

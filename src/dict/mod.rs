@@ -680,55 +680,115 @@ pub(crate) unsafe fn find_position_for_insert(
 /// `dictRelease` and FLUSHALL). With jemalloc the size never changes (a size
 /// class); with libc malloc it may, and the fast free then stops.
 ///
+/// Knowing the size costs the allocation: `zmalloc_usable` (an out-of-line
+/// `extend_to_usable` call, the size's store and check) where dict.c calls
+/// `zmalloc`, about 2 % of a 16-entry dict's create and fill (bench/README.md,
+/// "The dict section in lockstep"). So when the allocator promises the size,
+/// it is asked for once: if the first block came from jemalloc (the thread's
+/// jemalloc allocation count grew by its usable size) and that size is
+/// jemalloc's size class for the request, it is recorded with `CLASS`, and
+/// later blocks come from plain `zmalloc`, each with that size by jemalloc's
+/// design (csrc/alloc_class.c). Under libc malloc every block is still asked
+/// for its size.
+///
 /// Only dict entries are tracked so. Bucket arrays were, by size, in a
 /// trial: a 16-entry dict's create-fill-release ran 61 instructions fewer
 /// of 7,621 and no faster, so they keep plain `zfree`.
 ///
-/// Relaxed is enough: a block's size is recorded before the block is linked
-/// into a dict, and a thread that frees it (the lazyfree worker) got the
-/// dict through a hand-over that orders the record first, so it sees that
-/// size or `MIXED`.
-struct UsableSize(AtomicUsize);
+/// Relaxed is enough: a block's size (or the class) is recorded before the
+/// block is linked into a dict, and a thread that frees it (the lazyfree
+/// worker) got the dict through a hand-over that orders the record first, so
+/// it sees that size or `MIXED`.
+struct UsableSize {
+    state: AtomicUsize,
+    /// The request size of every block of this kind.
+    request: usize,
+}
 
 impl UsableSize {
     const MIXED: usize = usize::MAX;
+    /// Set with the size when the allocator promises it for every block: no
+    /// need to ask. Also set in `MIXED`, where no free uses the size.
+    const CLASS: usize = 1 << (usize::BITS - 1);
 
-    const fn new() -> Self {
-        UsableSize(AtomicUsize::new(0))
+    const fn new(request: usize) -> Self {
+        UsableSize {
+            state: AtomicUsize::new(0),
+            request,
+        }
     }
 
     /// A new block of this kind got `usable` bytes.
     #[inline(always)]
     fn note(&self, usable: usize) {
-        if usable != self.0.load(Ordering::Relaxed) {
+        if usable != self.state.load(Ordering::Relaxed) {
             self.note_other(usable);
         }
     }
 
-    /// The first block's size becomes the size; any other ends the fast free.
+    /// Another size than the recorded one ends the fast free.
     #[cold]
     #[inline(never)]
     fn note_other(&self, usable: usize) {
-        if let Err(seen) = self
-            .0
-            .compare_exchange(0, usable, Ordering::Relaxed, Ordering::Relaxed)
+        self.note_first(usable, false);
+    }
+
+    /// The first block's size becomes the size (with `CLASS` when `class`);
+    /// a block of any other size ends the fast free. Two threads may both
+    /// take their block for the first: one records it, the other compares.
+    fn note_first(&self, usable: usize, class: bool) {
+        let first = if class { usable | Self::CLASS } else { usable };
+        if let Err(seen) =
+            self.state
+                .compare_exchange(0, first, Ordering::Relaxed, Ordering::Relaxed)
         {
-            if seen != usable {
-                self.0.store(Self::MIXED, Ordering::Relaxed);
+            if seen != Self::MIXED && seen & !Self::CLASS != usable {
+                self.state.store(Self::MIXED, Ordering::Relaxed);
             }
         }
     }
 
     /// Something other than the library replaced a block of this kind.
     fn note_moved(&self) {
-        self.0.store(Self::MIXED, Ordering::Relaxed);
+        self.state.store(Self::MIXED, Ordering::Relaxed);
     }
 
     /// The size every live block has, if they all have the same.
     #[inline(always)]
     fn known(&self) -> Option<usize> {
-        let usable = self.0.load(Ordering::Relaxed);
-        (usable != 0 && usable != Self::MIXED).then_some(usable)
+        let s = self.state.load(Ordering::Relaxed);
+        (s != 0 && s != Self::MIXED).then_some(s & !Self::CLASS)
+    }
+
+    /// A new block of this kind.
+    #[inline(always)]
+    unsafe fn alloc(&self) -> *mut c_void {
+        let s = self.state.load(Ordering::Relaxed);
+        if s & Self::CLASS != 0 {
+            return host::valkey_malloc(self.request);
+        }
+        if s == 0 {
+            return self.alloc_first();
+        }
+        let mut usable = 0usize;
+        let block = host::zmalloc_usable(self.request, &mut usable);
+        self.note(usable);
+        block
+    }
+
+    /// The first block: its size becomes the size, as the class when the
+    /// block came from jemalloc (the thread's jemalloc count grew by just its
+    /// size) and that size is the request's class.
+    #[cold]
+    #[inline(never)]
+    unsafe fn alloc_first(&self) -> *mut c_void {
+        let before = host::jemalloc_thread_allocated();
+        let mut usable = 0usize;
+        let block = host::zmalloc_usable(self.request, &mut usable);
+        let from_jemalloc = host::jemalloc_thread_allocated().wrapping_sub(before) == usable as u64;
+        let class = host::jemalloc_size_class(self.request);
+        self.note_first(usable, from_jemalloc && class == usable);
+        block
     }
 
     /// Frees a non-NULL block of this kind.
@@ -742,19 +802,16 @@ impl UsableSize {
 
     #[cfg(test)]
     fn reset(&self) {
-        self.0.store(0, Ordering::Relaxed);
+        self.state.store(0, Ordering::Relaxed);
     }
 }
 
 /// Dict entries: one size, `size_of::<dictEntry>()`.
-static ENTRY_USABLE: UsableSize = UsableSize::new();
+static ENTRY_USABLE: UsableSize = UsableSize::new(size_of::<dictEntry>());
 
 #[inline(always)]
 unsafe fn alloc_entry() -> *mut dictEntry {
-    let mut usable = 0usize;
-    let entry = host::zmalloc_usable(size_of::<dictEntry>(), &mut usable);
-    ENTRY_USABLE.note(usable);
-    entry.cast()
+    ENTRY_USABLE.alloc().cast()
 }
 
 #[inline(always)]

@@ -584,6 +584,125 @@ fn entries_are_freed_with_the_size_they_were_allocated_with() {
     }
 }
 
+/// Under an allocator that promises every block of a request size the same
+/// usable size (jemalloc's size class; the test host's `JEMALLOC`), only the
+/// first entry is allocated with `zmalloc_usable`; the rest come from plain
+/// `zmalloc` and are still freed with `zfree_with_size`, with the size the test
+/// host checks. Without the promise (libc malloc, the default here) every
+/// entry is asked, as the test above relies on; with a first block of another
+/// size than the class, too. Defrag still ends the fast free.
+#[test]
+fn entries_are_asked_their_size_once_under_size_classes() {
+    use crate::ffi::host::test_host::{
+        CLASS_OFF, EXTRA_USABLE, FREES_WITH_SIZE, JEMALLOC, ZMALLOC_ELSEWHERE, ZMALLOC_USABLE_CALLS,
+    };
+    let _g = serial();
+    let frees = || FREES_WITH_SIZE.load(Ordering::Relaxed);
+    let asked = || ZMALLOC_USABLE_CALLS.load(Ordering::Relaxed);
+    // Restores the default allocator even if an assertion fails half-way.
+    struct Libc;
+    impl Drop for Libc {
+        fn drop(&mut self) {
+            JEMALLOC.store(false, Ordering::Relaxed);
+            CLASS_OFF.store(0, Ordering::Relaxed);
+            ZMALLOC_ELSEWHERE.store(false, Ordering::Relaxed);
+            EXTRA_USABLE.store(0, Ordering::Relaxed);
+        }
+    }
+    let _libc = Libc;
+    // SAFETY: dicts created and released here, one at a time; no other test
+    // holds entries (serial), so the record can start afresh.
+    unsafe {
+        let mut ty = int_type(mixed_hash);
+
+        // Size classes: one zmalloc_usable, every free fast.
+        reset_entry_usable();
+        JEMALLOC.store(true, Ordering::Relaxed);
+        let d = create(&mut ty);
+        let before = asked();
+        for i in 0..100 {
+            add(d, k(i), null_mut());
+        }
+        assert_eq!(asked() - before, 1);
+        settle(d);
+        assert!(entry_free_has_size());
+        let before = frees();
+        for i in 0..10 {
+            assert_eq!(delete(d, k(i)), DICT_OK);
+        }
+        release(d);
+        assert_eq!(frees() - before, 100);
+
+        // The same under libc malloc: every entry asked.
+        reset_entry_usable();
+        JEMALLOC.store(false, Ordering::Relaxed);
+        let d = create(&mut ty);
+        let before = asked();
+        for i in 0..100 {
+            add(d, k(i), null_mut());
+        }
+        assert_eq!(asked() - before, 100);
+        settle(d);
+        let before = frees();
+        release(d);
+        assert_eq!(frees() - before, 100);
+
+        // A first block of another size than the class (as when zmalloc is
+        // not the jemalloc the binary links): no promise taken, every entry
+        // asked, each still freed fast while all share one size.
+        reset_entry_usable();
+        CLASS_OFF.store(16, Ordering::Relaxed);
+        let d = create(&mut ty);
+        let before = asked();
+        for i in 0..50 {
+            add(d, k(i), null_mut());
+        }
+        assert_eq!(asked() - before, 50);
+        assert!(entry_free_has_size());
+        let before = frees();
+        release(d);
+        assert_eq!(frees() - before, 50);
+        CLASS_OFF.store(0, Ordering::Relaxed);
+
+        // jemalloc linked, but zmalloc's first block not from it (its count
+        // did not move): no promise taken either.
+        reset_entry_usable();
+        ZMALLOC_ELSEWHERE.store(true, Ordering::Relaxed);
+        let d = create(&mut ty);
+        let before = asked();
+        for i in 0..50 {
+            add(d, k(i), null_mut());
+        }
+        assert_eq!(asked() - before, 50);
+        release(d);
+        ZMALLOC_ELSEWHERE.store(false, Ordering::Relaxed);
+
+        // Defrag under size classes: the moved entries are freed by zfree,
+        // and so is every entry from then on.
+        reset_entry_usable();
+        let d = create(&mut ty);
+        for i in 0..50 {
+            add(d, k(i), null_mut());
+        }
+        settle(d);
+        assert!(entry_free_has_size());
+        let fns = dictDefragFunctions {
+            defragAlloc: Some(move_alloc),
+            defragKey: None,
+            defragVal: None,
+        };
+        assert_eq!(defrag_scan_all(d, &fns).len(), 50);
+        assert!(!entry_free_has_size());
+        for i in 50..60 {
+            add(d, k(i), null_mut());
+        }
+        let before = frees();
+        release(d);
+        assert_eq!(frees(), before);
+        reset_entry_usable();
+    }
+}
+
 #[test]
 fn defrag_scan_relinks_moved_entries() {
     let _g = serial();

@@ -23,6 +23,34 @@ extern "C" {
     pub fn rand() -> c_int;
 }
 
+#[cfg(not(test))]
+extern "C" {
+    // csrc/alloc_class.c: 0 from both without jemalloc.
+    fn valkey_rs_jemalloc_size_class(size: usize) -> usize;
+    fn valkey_rs_jemalloc_thread_allocated() -> u64;
+}
+
+/// The usable size every jemalloc block of `size` requested bytes has (its
+/// size class); 0 when the binary has no jemalloc.
+pub fn jemalloc_size_class(size: usize) -> usize {
+    #[cfg(not(test))]
+    // SAFETY: no argument to check; defined in every binary that links the
+    // library (csrc/alloc_class.c), and NULL-safe without jemalloc.
+    return unsafe { valkey_rs_jemalloc_size_class(size) };
+    #[cfg(test)]
+    test_host::jemalloc_size_class(size)
+}
+
+/// Bytes the calling thread has allocated from jemalloc so far; 0 when the
+/// binary has no jemalloc.
+pub fn jemalloc_thread_allocated() -> u64 {
+    #[cfg(not(test))]
+    // SAFETY: as jemalloc_size_class: no argument, NULL-safe without jemalloc.
+    return unsafe { valkey_rs_jemalloc_thread_allocated() };
+    #[cfg(test)]
+    test_host::jemalloc_thread_allocated()
+}
+
 /// Reports a failed invariant the way Valkey's `assert()` does: through
 /// `_serverAssert`, which prints the crash report (server) or raises SIGSEGV
 /// (cli/benchmark). It must not return; if a host's hook ever does, abort.
@@ -91,7 +119,7 @@ pub fn monotonic_us() -> u64 {
 #[cfg(test)]
 pub(crate) mod test_host {
     use core::ffi::{c_char, c_int, c_void, CStr};
-    use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+    use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
     extern "C" {
         fn malloc(size: usize) -> *mut c_void;
@@ -101,10 +129,55 @@ pub(crate) mod test_host {
 
     #[no_mangle]
     extern "C" fn valkey_malloc(size: usize) -> *mut c_void {
+        if JEMALLOC.load(Ordering::Relaxed) {
+            // As jemalloc: the block has its size class, which
+            // zfree_with_size may be given back.
+            return sized_block(size).0;
+        }
         // SAFETY: plain libc allocation.
         let p = unsafe { malloc(size) };
         assert!(!p.is_null());
         p
+    }
+
+    /// Whether the allocator acts as jemalloc does: every block of a request
+    /// size has the same usable size (zmalloc_usable's), which
+    /// `jemalloc_size_class` then reports, and `valkey_malloc` hands out such
+    /// blocks. Off: libc malloc, whose size class the library cannot know.
+    pub static JEMALLOC: AtomicBool = AtomicBool::new(false);
+    /// `zmalloc_usable` calls so far, so a test can tell which way entries are allocated.
+    pub static ZMALLOC_USABLE_CALLS: AtomicUsize = AtomicUsize::new(0);
+
+    /// Bytes the size class `jemalloc_size_class` reports is off by, so a
+    /// test can give the first block another size than the class.
+    pub static CLASS_OFF: AtomicUsize = AtomicUsize::new(0);
+    /// jemalloc is linked (`JEMALLOC`) but zmalloc allocates elsewhere: its
+    /// blocks do not count in `jemalloc_thread_allocated`.
+    pub static ZMALLOC_ELSEWHERE: AtomicBool = AtomicBool::new(false);
+    /// What jemalloc's "thread.allocated" would count (all threads alike here).
+    static ALLOCATED: AtomicU64 = AtomicU64::new(0);
+
+    pub fn jemalloc_thread_allocated() -> u64 {
+        if JEMALLOC.load(Ordering::Relaxed) {
+            ALLOCATED.load(Ordering::Relaxed)
+        } else {
+            0
+        }
+    }
+
+    pub fn jemalloc_size_class(size: usize) -> usize {
+        if JEMALLOC.load(Ordering::Relaxed) {
+            usable_for(size) + CLASS_OFF.load(Ordering::Relaxed)
+        } else {
+            0
+        }
+    }
+
+    /// What a block of `size` bytes gets: more than was asked for, as an
+    /// allocator's size class is.
+    fn usable_for(size: usize) -> usize {
+        // Passing the requested size back to zfree_with_size is then caught.
+        size.next_multiple_of(16) + 16 + EXTRA_USABLE.load(Ordering::Relaxed)
     }
     #[no_mangle]
     extern "C" fn valkey_calloc(size: usize) -> *mut c_void {
@@ -146,15 +219,23 @@ pub(crate) mod test_host {
     /// `zfree_with_size` calls so far, so a test can tell the fast free ran.
     pub static FREES_WITH_SIZE: AtomicUsize = AtomicUsize::new(0);
 
-    #[no_mangle]
-    extern "C" fn zmalloc_usable(size: usize, usable: *mut usize) -> *mut c_void {
-        // More than was asked for, as an allocator's size class is, so that
-        // passing the requested size back to zfree_with_size is caught.
-        let u = size.next_multiple_of(16) + 16 + EXTRA_USABLE.load(Ordering::Relaxed);
+    /// A block of `size`'s usable size, recorded for `zfree_with_size`.
+    fn sized_block(size: usize) -> (*mut c_void, usize) {
+        let u = usable_for(size);
         // SAFETY: plain libc allocation.
         let p = unsafe { malloc(u) };
         assert!(!p.is_null());
         usable_sizes().insert(p as usize, u);
+        if !ZMALLOC_ELSEWHERE.load(Ordering::Relaxed) {
+            ALLOCATED.fetch_add(u as u64, Ordering::Relaxed);
+        }
+        (p, u)
+    }
+
+    #[no_mangle]
+    extern "C" fn zmalloc_usable(size: usize, usable: *mut usize) -> *mut c_void {
+        ZMALLOC_USABLE_CALLS.fetch_add(1, Ordering::Relaxed);
+        let (p, u) = sized_block(size);
         if !usable.is_null() {
             // SAFETY: the caller passes a writable usize or NULL, as zmalloc_usable's contract says.
             unsafe { usable.write(u) };
