@@ -682,7 +682,7 @@ pub(crate) unsafe fn find_position_for_insert(
 ///
 /// Knowing the size costs the allocation: `zmalloc_usable` (an out-of-line
 /// `extend_to_usable` call, the size's store and check) where dict.c calls
-/// `zmalloc`, about 2 % of a 16-entry dict's create and fill (bench/README.md,
+/// `zmalloc`, about 1.5 % of a 16-entry dict's create and fill (bench/README.md,
 /// "The dict section in lockstep"). So when the allocator promises the size,
 /// it is asked for once: if the first block came from jemalloc (the thread's
 /// jemalloc allocation count grew by its usable size) and that size is

@@ -561,27 +561,39 @@ fn entries_are_freed_with_the_size_they_were_allocated_with() {
         release(d);
         assert_eq!(frees(), before);
 
-        // Defrag moves entries into blocks of the defrag allocator's own
-        // (move_alloc: plain zmalloc), which only zfree may free.
-        reset_entry_usable();
-        let d = create(&mut ty);
-        for i in 0..50 {
-            add(d, k(i), null_mut());
-        }
-        settle(d);
-        assert!(entry_free_has_size());
-        let fns = dictDefragFunctions {
-            defragAlloc: Some(move_alloc),
-            defragKey: None,
-            defragVal: None,
-        };
-        assert_eq!(defrag_scan_all(d, &fns).len(), 50);
-        assert!(!entry_free_has_size());
-        let before = frees();
-        release(d);
-        assert_eq!(frees(), before);
-        reset_entry_usable();
+        defrag_ends_the_fast_free(&mut ty);
     }
+}
+
+/// Defrag moves entries into blocks of the defrag allocator's own
+/// (move_alloc: plain zmalloc), which only zfree may free; so is every entry
+/// added after it.
+///
+/// # Safety
+/// No other test holds entries (serial).
+unsafe fn defrag_ends_the_fast_free(ty: &mut dictType) {
+    use crate::ffi::host::test_host::FREES_WITH_SIZE;
+    reset_entry_usable();
+    let d = create(ty);
+    for i in 0..50 {
+        add(d, k(i), null_mut());
+    }
+    settle(d);
+    assert!(entry_free_has_size());
+    let fns = dictDefragFunctions {
+        defragAlloc: Some(move_alloc),
+        defragKey: None,
+        defragVal: None,
+    };
+    assert_eq!(defrag_scan_all(d, &fns).len(), 50);
+    assert!(!entry_free_has_size());
+    for i in 50..60 {
+        add(d, k(i), null_mut());
+    }
+    let before = FREES_WITH_SIZE.load(Ordering::Relaxed);
+    release(d);
+    assert_eq!(FREES_WITH_SIZE.load(Ordering::Relaxed), before);
+    reset_entry_usable();
 }
 
 /// Under an allocator that promises every block of a request size the same
@@ -677,29 +689,8 @@ fn entries_are_asked_their_size_once_under_size_classes() {
         release(d);
         ZMALLOC_ELSEWHERE.store(false, Ordering::Relaxed);
 
-        // Defrag under size classes: the moved entries are freed by zfree,
-        // and so is every entry from then on.
-        reset_entry_usable();
-        let d = create(&mut ty);
-        for i in 0..50 {
-            add(d, k(i), null_mut());
-        }
-        settle(d);
-        assert!(entry_free_has_size());
-        let fns = dictDefragFunctions {
-            defragAlloc: Some(move_alloc),
-            defragKey: None,
-            defragVal: None,
-        };
-        assert_eq!(defrag_scan_all(d, &fns).len(), 50);
-        assert!(!entry_free_has_size());
-        for i in 50..60 {
-            add(d, k(i), null_mut());
-        }
-        let before = frees();
-        release(d);
-        assert_eq!(frees(), before);
-        reset_entry_usable();
+        // Defrag under size classes, as without.
+        defrag_ends_the_fast_free(&mut ty);
     }
 }
 
