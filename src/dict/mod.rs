@@ -722,20 +722,15 @@ impl UsableSize {
     #[inline(always)]
     fn note(&self, usable: usize) {
         if usable != self.state.load(Ordering::Relaxed) {
-            self.note_other(usable);
+            self.note_first(usable, false);
         }
-    }
-
-    /// Another size than the recorded one ends the fast free.
-    #[cold]
-    #[inline(never)]
-    fn note_other(&self, usable: usize) {
-        self.note_first(usable, false);
     }
 
     /// The first block's size becomes the size (with `CLASS` when `class`);
     /// a block of any other size ends the fast free. Two threads may both
     /// take their block for the first: one records it, the other compares.
+    #[cold]
+    #[inline(never)]
     fn note_first(&self, usable: usize, class: bool) {
         let first = if class { usable | Self::CLASS } else { usable };
         if let Err(seen) =

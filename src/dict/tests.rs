@@ -565,6 +565,22 @@ fn entries_are_freed_with_the_size_they_were_allocated_with() {
     }
 }
 
+/// A new dict of `n` entries, from a fresh entry-size record, and how many
+/// of them were allocated with `zmalloc_usable` (asked their size).
+///
+/// # Safety
+/// No other test holds entries (serial).
+unsafe fn fill_counting_asks(ty: &mut dictType, n: u64) -> (*mut dict, usize) {
+    use crate::ffi::host::test_host::ZMALLOC_USABLE_CALLS;
+    reset_entry_usable();
+    let d = create(ty);
+    let before = ZMALLOC_USABLE_CALLS.load(Ordering::Relaxed);
+    for i in 0..n {
+        add(d, k(i), null_mut());
+    }
+    (d, ZMALLOC_USABLE_CALLS.load(Ordering::Relaxed) - before)
+}
+
 /// Defrag moves entries into blocks of the defrag allocator's own
 /// (move_alloc: plain zmalloc), which only zfree may free; so is every entry
 /// added after it.
@@ -606,11 +622,10 @@ unsafe fn defrag_ends_the_fast_free(ty: &mut dictType) {
 #[test]
 fn entries_are_asked_their_size_once_under_size_classes() {
     use crate::ffi::host::test_host::{
-        CLASS_OFF, EXTRA_USABLE, FREES_WITH_SIZE, JEMALLOC, ZMALLOC_ELSEWHERE, ZMALLOC_USABLE_CALLS,
+        CLASS_OFF, EXTRA_USABLE, FREES_WITH_SIZE, JEMALLOC, ZMALLOC_ELSEWHERE,
     };
     let _g = serial();
     let frees = || FREES_WITH_SIZE.load(Ordering::Relaxed);
-    let asked = || ZMALLOC_USABLE_CALLS.load(Ordering::Relaxed);
     // Restores the default allocator even if an assertion fails half-way.
     struct Libc;
     impl Drop for Libc {
@@ -628,14 +643,9 @@ fn entries_are_asked_their_size_once_under_size_classes() {
         let mut ty = int_type(mixed_hash);
 
         // Size classes: one zmalloc_usable, every free fast.
-        reset_entry_usable();
         JEMALLOC.store(true, Ordering::Relaxed);
-        let d = create(&mut ty);
-        let before = asked();
-        for i in 0..100 {
-            add(d, k(i), null_mut());
-        }
-        assert_eq!(asked() - before, 1);
+        let (d, asks) = fill_counting_asks(&mut ty, 100);
+        assert_eq!(asks, 1);
         settle(d);
         assert!(entry_free_has_size());
         let before = frees();
@@ -646,14 +656,9 @@ fn entries_are_asked_their_size_once_under_size_classes() {
         assert_eq!(frees() - before, 100);
 
         // The same under libc malloc: every entry asked.
-        reset_entry_usable();
         JEMALLOC.store(false, Ordering::Relaxed);
-        let d = create(&mut ty);
-        let before = asked();
-        for i in 0..100 {
-            add(d, k(i), null_mut());
-        }
-        assert_eq!(asked() - before, 100);
+        let (d, asks) = fill_counting_asks(&mut ty, 100);
+        assert_eq!(asks, 100);
         settle(d);
         let before = frees();
         release(d);
@@ -662,14 +667,10 @@ fn entries_are_asked_their_size_once_under_size_classes() {
         // A first block of another size than the class (as when zmalloc is
         // not the jemalloc the binary links): no promise taken, every entry
         // asked, each still freed fast while all share one size.
-        reset_entry_usable();
+        JEMALLOC.store(true, Ordering::Relaxed);
         CLASS_OFF.store(16, Ordering::Relaxed);
-        let d = create(&mut ty);
-        let before = asked();
-        for i in 0..50 {
-            add(d, k(i), null_mut());
-        }
-        assert_eq!(asked() - before, 50);
+        let (d, asks) = fill_counting_asks(&mut ty, 50);
+        assert_eq!(asks, 50);
         assert!(entry_free_has_size());
         let before = frees();
         release(d);
@@ -678,14 +679,9 @@ fn entries_are_asked_their_size_once_under_size_classes() {
 
         // jemalloc linked, but zmalloc's first block not from it (its count
         // did not move): no promise taken either.
-        reset_entry_usable();
         ZMALLOC_ELSEWHERE.store(true, Ordering::Relaxed);
-        let d = create(&mut ty);
-        let before = asked();
-        for i in 0..50 {
-            add(d, k(i), null_mut());
-        }
-        assert_eq!(asked() - before, 50);
+        let (d, asks) = fill_counting_asks(&mut ty, 50);
+        assert_eq!(asks, 50);
         release(d);
         ZMALLOC_ELSEWHERE.store(false, Ordering::Relaxed);
 
