@@ -244,21 +244,40 @@ class Server:
     def thread_cpu_ns(self, comm):
         """CPU time (ns, from schedstat) of the server's threads named comm, e.g. bio_lazy_free:
         what a job cost the worker, independent of how long it waited for a core."""
-        total, found = 0, False
+        return self.thread_sched(comm)[0]
+
+    def threads(self, comm=None):
+        """The ids of the server's threads (named comm, if given)."""
+        tids = []
         for tid in os.listdir(f"/proc/{self.proc.pid}/task"):
             try:
                 with open(f"/proc/{self.proc.pid}/task/{tid}/comm") as f:
-                    if f.read().strip() != comm:
-                        continue
-                with open(f"/proc/{self.proc.pid}/task/{tid}/schedstat") as f:
-                    total += int(f.read().split()[0])
-                found = True
+                    if comm is None or f.read().strip() == comm:
+                        tids.append(int(tid))
             except OSError:
                 pass
-        if not found:
+        if not tids:
             # Zero would pass for a measurement (a binary under another name has another comm).
             raise RuntimeError(f"valkey-server (pid {self.proc.pid}) has no thread named {comm!r}")
-        return total
+        return tids
+
+    def thread_sched(self, comm):
+        """(CPU time, time spent waiting on a run queue for a CPU), ns, of the threads named
+        comm: the first two fields of their schedstat."""
+        cpu = wait = 0
+        for tid in self.threads(comm):
+            try:
+                with open(f"/proc/{self.proc.pid}/task/{tid}/schedstat") as f:
+                    fields = f.read().split()
+            except OSError:  # a thread that ended: it runs no more
+                continue
+            cpu, wait = cpu + int(fields[0]), wait + int(fields[1])
+        return cpu, wait
+
+    def pin(self, cpus, comm=None):
+        """Confines the server's threads (named comm, if given) to cpus."""
+        for tid in self.threads(comm):
+            os.sched_setaffinity(tid, cpus)
 
     def reset_peak_rss(self):
         try:
@@ -376,21 +395,28 @@ def relinked(path, pad):
     return path if pad == 0 else os.path.join(f"{os.path.dirname(path)}_p{pad}", os.path.basename(path))
 
 
-def run_dict_bench(cmds, timeout=1200):
-    """Runs one dict_bench command, or two in lockstep (dict_bench.c's -l: the two processes
-    hand each other the CPU every slice of each timed phase, the first command's first); returns
+def run_lockstep(cmds, timeout=1200, shim=None, cwd=None):
+    """Runs one command, or two in lockstep: joined by two pipes, the two processes hand each
+    other the CPU every slice of each timed phase, the first command's first. The pipes reach
+    a dict_bench as -l IN,OUT,FIRST (dict_bench.c), any other program through shim
+    (bench/lockstep_preload.c, preloaded) as VALKEY_BENCH_LOCKSTEP=IN,OUT,FIRST; a shim's
+    commands are pinned here, not by taskset, which would carry the shim too. Returns
     [(build, stdout)] in the commands' order."""
     pipes = [os.pipe(), os.pipe()] if len(cmds) == 2 else []  # [first -> second, second -> first]
+    pin = (lambda: os.sched_setaffinity(0, {int(PIN_CLIENT[-1])})) if shim and PIN_CLIENT else None
     procs = []
     try:
         for i, (b, cmd) in enumerate(cmds):
-            fds = ()
+            fds, env = (), None
             if len(cmds) == 2:
                 rd, wr = pipes[1 - i][0], pipes[i][1]
-                cmd = cmd + ["-l", f"{rd},{wr},{int(i == 0)}"]
                 fds = (rd, wr)
-            procs.append((b, subprocess.Popen(cmd, pass_fds=fds, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                              text=True)))
+                if shim:
+                    env = {**os.environ, "LD_PRELOAD": shim, "VALKEY_BENCH_LOCKSTEP": f"{rd},{wr},{int(i == 0)}"}
+                else:
+                    cmd = cmd + ["-l", f"{rd},{wr},{int(i == 0)}"]
+            procs.append((b, cmd, subprocess.Popen(cmd, pass_fds=fds, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                                   text=True, env=env, cwd=cwd, preexec_fn=pin)))
     finally:
         # Only the two processes may hold the pipes: one that dies closes its ends, and the other
         # reads end-of-file and stops instead of waiting for it.
@@ -398,13 +424,13 @@ def run_dict_bench(cmds, timeout=1200):
             os.close(fd)
     outputs = []
     try:
-        for b, p in procs:
+        for b, cmd, p in procs:
             out, err = p.communicate(timeout=timeout)
             if p.returncode != 0:
-                raise RuntimeError(f"dict_bench_{b} failed (rc {p.returncode}):\n{err}")
+                raise RuntimeError(f"{' '.join(cmd)} ({b}) failed (rc {p.returncode}):\n{out[-2000:]}\n{err[-2000:]}")
             outputs.append((b, out))
     finally:
-        for _, p in procs:
+        for _, _, p in procs:
             if p.poll() is None:
                 p.kill()
                 p.wait()
@@ -455,7 +481,7 @@ def sec_dict(cfg, res):
                    else [[c] for c in cmds])
         outputs = []
         for batch in batches:
-            outputs += run_dict_bench(batch) if len(batch) == 2 else [run_dict_bench([c])[0] for c in batch]
+            outputs += run_lockstep(batch) if len(batch) == 2 else [run_lockstep([c])[0] for c in batch]
         for b, out in outputs:
             for line in out.splitlines():
                 phase, value, unit, _ops = line.split("\t")
@@ -495,20 +521,32 @@ def sec_gtest(cfg, res):
     args = ["--gtest_also_run_disabled_tests", "--gtest_filter=*dictBenchmark*", "--accurate"]
     log("gtest: DISABLED_dictBenchmark (--accurate: 5M items)")
     used = note_placements(cfg, "gtest dict benchmark", "valkey-unit-gtests", rounds, pads)
+    # Lockstep, as the dict section's: the test times its phases by wall clock, so the shim
+    # (bench/lockstep_preload.c) both hands the CPU over and keeps the handovers off that clock.
+    lockstep = bool(cfg.lockstep_shim) and os.environ.get("BENCH_GTEST_LOCKSTEP", "1") != "0"
+    log("gtest: " + ("each round's two builds run in lockstep on one CPU, taking turns every 2 ms of CPU time, "
+                     "meeting at every phase's end (BENCH_GTEST_LOCKSTEP=0: one after the other)" if lockstep
+                     else "each round's builds run one after the other"))
+    if lockstep:
+        with open(os.path.join(cfg.out, "paired-sections"), "a") as f:
+            f.write("gtest\n" + ("gtest-stock\n" if len(used) > 1 else ""))
     for rnd in range(rounds):
         pad = placement(pads, rnd)
-        for b in round_order(rnd):
-            path = relinked(bins[b], pad)
-            p = subprocess.run([path, *args], capture_output=True, text=True, timeout=900, cwd=cfg.out)
+        cmds = [(b, [relinked(bins[b], pad), *args]) for b in round_order(rnd)]
+        if lockstep:
+            outputs = run_lockstep(cmds, timeout=900, shim=cfg.lockstep_shim, cwd=cfg.out)
+        else:
+            outputs = [run_lockstep([c], timeout=900, cwd=cfg.out)[0] for c in cmds]
+        for b, out in outputs:
             found = 0
-            for m in re.finditer(r"^(.+?): (\d+) items in (\d+) ms$", p.stdout, re.M):
+            for m in re.finditer(r"^(.+?): (\d+) items in (\d+) ms$", out, re.M):
                 res.add("gtest", m.group(1), "ms", "lower", b, rnd, float(m.group(3)))
                 if pad == 0 and len(used) > 1:
                     # Context: the same rows on each tree's own binary alone (a quarter of the rounds).
                     res.add("gtest-stock", m.group(1), "ms", "lower-info", b, rnd, float(m.group(3)))
                 found += 1
-            if p.returncode != 0 or not found:
-                raise RuntimeError(f"gtest dictBenchmark failed on {b}:\n{p.stdout[-2000:]}\n{p.stderr[-2000:]}")
+            if not found:
+                raise RuntimeError(f"gtest dictBenchmark printed no phase on {b}:\n{out[-2000:]}")
         log(f"gtest: round {rnd + 1}/{rounds} done (padding {pad})")
 
 
@@ -994,27 +1032,87 @@ def small_unlinks(srv, conn, res, rnd, step, kind, repeats):
                fill, ("UNLINK", key), check)
 
 
+def frees_in_lockstep(srv, conn, order, command, timeout=600):
+    """Runs command (FLUSHALL ASYNC or an UNLINK) on both builds' servers back to back, whose
+    lazyfree workers share one CPU (sec_lazyfree pins them), so the two frees run interleaved
+    over the same stretch of time. Returns {build: (ms until lazyfree_pending_objects is 0
+    less the ms its worker waited on the run queue, ms of worker CPU time, INFO after)}: the
+    wait is for the CPU the other build's worker held, which a free alone does not meet."""
+    for b in order:
+        conn[b].cmd("CONFIG", "RESETSTAT")
+    before = {b: srv[b].thread_sched(LAZYFREE_THREAD) for b in order}
+    t0, done = {}, {}
+    for b in order:
+        t0[b] = time.perf_counter()
+        reply = conn[b].cmd(*command)
+        if command[0] == "UNLINK" and reply != 1:
+            raise RuntimeError("UNLINK did not delete")
+
+    def drained():
+        for b in order:
+            if b not in done and int(conn[b].info("memory")["lazyfree_pending_objects"]) == 0:
+                done[b] = time.perf_counter()
+        return len(done) == len(order)
+
+    if wait_until(drained, timeout) is None:
+        raise RuntimeError(f"{' '.join(command)} did not drain")
+    out = {}
+    for b in order:
+        cpu, wait = (x1 - x0 for x1, x0 in zip(srv[b].thread_sched(LAZYFREE_THREAD), before[b]))
+        out[b] = ((done[b] - t0[b]) * 1e3 - wait / 1e6, cpu / 1e6, conn[b].info("everything"))
+    return out
+
+
 def sec_lazyfree(cfg, res, unlinks=3, small_repeats=25):
-    """Per round, both builds' servers side by side (unpinned: the worker must not share the
-    main thread's core); the builds alternate step by step, the first build flipping each step,
-    so that the two builds' runs of a step are seconds apart. Each UNLINK row is the median of
-    `unlinks` fills and UNLINKs per round and build: one UNLINK's free time varies by +-10-50 %
-    (bench/README.md), as one flush's main-thread time does in the flush section."""
+    """Per round, both builds' servers side by side. The large frees run in lockstep (below;
+    BENCH_LAZYFREE_LOCKSTEP=0: one after the other, the builds alternating step by step, the
+    first build flipping each step, their servers unpinned, since the worker must not share
+    the main thread's core). Each UNLINK row is the median of `unlinks` fills and UNLINKs per
+    round and build: one UNLINK's free time varies by +-10-50 % (bench/README.md), as one
+    flush's main-thread time does in the flush section."""
     nkeys, nelem = (500000, 100000) if cfg.quick else (5000000, 1000000)
+    # Lockstep: both servers' threads on one CPU, their lazyfree workers together on the other
+    # (this process with the servers), and each large free issued to both servers back to back,
+    # so the two workers free interleaved (the scheduler's slices of a few ms) over the same
+    # stretch of time, as the dict section's two harnesses run.
+    lockstep = bool(PIN_SERVER) and os.environ.get("BENCH_LAZYFREE_LOCKSTEP", "1") != "0"
     log(f"lazyfree: FLUSHALL ASYNC of {nkeys} keys (DEBUG POPULATE), UNLINK of {nelem}-element "
         f"hash/set/zset/list ({unlinks} each per round and build), {small_repeats} UNLINKs each of a "
-        f"{SMALL_ELEMENTS}-element {'/'.join(SMALL_KINDS)} per round and build, {cfg.rounds} rounds, the "
-        "builds alternating step by step")
+        f"{SMALL_ELEMENTS}-element {'/'.join(SMALL_KINDS)} per round and build, {cfg.rounds} rounds, "
+        + ("the large frees of both builds in lockstep, their workers sharing one CPU "
+           "(BENCH_LAZYFREE_LOCKSTEP=0: one after the other)" if lockstep else
+           "the builds alternating step by step"))
+    if lockstep:
+        with open(os.path.join(cfg.out, "paired-sections"), "a") as f:
+            f.write("lazyfree\n")
+    everywhere = os.sched_getaffinity(0)
+    main_cpu = {int(PIN_SERVER[-1])} if lockstep else everywhere
+    worker_cpu = {int(PIN_CLIENT[-1])} if lockstep else everywhere
+
+    def free(rnd, step, command, fill):
+        """One large free per build: {build: (until drained, worker CPU, INFO)}."""
+        if not lockstep:
+            out = {}
+            for b in round_order(rnd + step):
+                fill(b)
+                out[b] = timed_free(srv[b], conn[b], command)
+            return out
+        for b in BUILDS:
+            fill(b)
+        return frees_in_lockstep(srv, conn, round_order(rnd + step), command)
+
     for rnd in range(cfg.rounds):
         srv, conn = {}, {}
         try:
+            os.sched_setaffinity(0, main_cpu)
             for i, b in enumerate(slot_order(rnd)):
                 srv[b] = Server(cfg.tree[b], cfg.port + i, cfg.work)
                 conn[b] = srv[b].conn()
+                srv[b].pin(main_cpu)
+                srv[b].pin(worker_cpu, LAZYFREE_THREAD)
             tag = f"FLUSHALL ASYNC {nkeys // 1000000 or nkeys / 1e6}M keys"
-            for b in round_order(rnd):
-                conn[b].cmd("DEBUG", "POPULATE", nkeys)
-                total, worker, info = timed_free(srv[b], conn[b], ("FLUSHALL", "ASYNC"))
+            for b, (total, worker, info) in free(rnd, 0, ("FLUSHALL", "ASYNC"),
+                                                 lambda b: conn[b].cmd("DEBUG", "POPULATE", nkeys)).items():
                 res.add("lazyfree", f"{tag}: until drained", "ms", "lower", b, rnd, total)
                 res.add("lazyfree", f"{tag}: lazyfree worker CPU time", "ms", "lower", b, rnd, worker)
                 res.add("lazyfree", f"{tag}: main thread (cmdstat usec)", "us", "lower-info", b, rnd,
@@ -1024,9 +1122,9 @@ def sec_lazyfree(cfg, res, unlinks=3, small_repeats=25):
                 metric = f"UNLINK {nelem // 1000}k-element {kind}"
                 rows = {b: collections.defaultdict(list) for b in BUILDS}
                 for _ in range(unlinks):
-                    for b in round_order(rnd + step):
-                        conn[b].cmd("EVAL", script, 1, f"big:{kind}", nelem)
-                        total, worker, info = timed_free(srv[b], conn[b], ("UNLINK", f"big:{kind}"))
+                    frees = free(rnd, step, ("UNLINK", f"big:{kind}"),
+                                 lambda b: conn[b].cmd("EVAL", script, 1, f"big:{kind}", nelem))
+                    for b, (total, worker, info) in frees.items():
                         # One UNLINKed key is one object (add_medians checks that the repeats agree).
                         if int(info["lazyfreed_objects"]) != 1:
                             raise RuntimeError(f"UNLINK of the {kind}: lazyfreed_objects "
@@ -1037,10 +1135,15 @@ def sec_lazyfree(cfg, res, unlinks=3, small_repeats=25):
                             int(info["lazyfreed_objects"]))
                     step += 1
                 add_medians(res, "lazyfree", rnd, rows)
+            # The small frees are about the worker waking on the main thread's CPU: no pinning.
+            os.sched_setaffinity(0, everywhere)
+            for b in BUILDS:
+                srv[b].pin(everywhere)
             for kind in SMALL_KINDS:
                 small_unlinks(srv, conn, res, rnd, step, kind, small_repeats)
                 step += 1
         finally:
+            os.sched_setaffinity(0, everywhere)
             for c in conn.values():
                 c.close()
             for s in srv.values():
@@ -1067,12 +1170,15 @@ def main():
     ap.add_argument("--rs-tree", default=os.path.join(ROOT, "build", "valkey"))
     ap.add_argument("--same-seed", default="", help="bench/same_seed.c built as a shared object: the pub/sub "
                     "section's servers of one round get the same random seed (default: random seeds)")
+    ap.add_argument("--lockstep-shim", default="", help="bench/lockstep_preload.c built as a shared object: the "
+                    "gtest section runs each round's two builds in lockstep (default: one after the other)")
     ap.add_argument("--control", action="store_true", help="A/A control: --rs-tree is a copy of the C tree; the "
                     "dict section runs the C harness on both sides")
     ap.add_argument("--port", type=int, default=int(os.environ.get("BENCH_PORT", "17400")))
     cfg = ap.parse_args()
     cfg.out = os.path.abspath(cfg.out)
     cfg.same_seed = os.path.abspath(cfg.same_seed) if cfg.same_seed else ""
+    cfg.lockstep_shim = os.path.abspath(cfg.lockstep_shim) if cfg.lockstep_shim else ""
     cfg.c_tree, cfg.rs_tree = os.path.abspath(cfg.c_tree), os.path.abspath(cfg.rs_tree)
     cfg.tree = {"c": cfg.c_tree, "rs": cfg.rs_tree}
     cfg.vbench = os.path.join(cfg.c_tree, "src", "valkey-benchmark")

@@ -98,6 +98,15 @@ def verdict(better, c, r):
     return ratio, "(info)"
 
 
+# How a paired section's two builds shared the machine (bench.py writes OUT_DIR/paired-sections).
+PAIRED_HOW = {
+    "dict": "Each round's two builds ran in lockstep (bench.py: BENCH_DICT_LOCKSTEP)",
+    "gtest": "Each round's two builds ran in lockstep (bench.py: BENCH_GTEST_LOCKSTEP)",
+    "lazyfree": ("Each round's large frees ran in lockstep, both builds' lazyfree workers sharing one CPU "
+                 "(bench.py: BENCH_LAZYFREE_LOCKSTEP; the 1000-element UNLINKs one after the other, as before)"),
+}
+
+
 def median_paired_ratio(by_round):
     """The median of the rounds' own Rust/C: for a section whose two builds ran in lockstep, so
     that each round's pair shares the machine's state while rounds do not (this machine runs a
@@ -219,7 +228,8 @@ def main():
             current = section
             lines += ["", f"### {SECTION_TITLE.get(section, section)}", ""]
             if section in paired:
-                lines += ["Each round's two builds ran in lockstep (bench.py: BENCH_DICT_LOCKSTEP), so Rust/C "
+                what = PAIRED_HOW.get(section.split("-")[0], PAIRED_HOW["dict"])
+                lines += [f"{what}, so Rust/C "
                           "here is the **median of the rounds' own Rust/C ratios**, not the ratio of the two "
                           "medians.", ""]
             lines += [

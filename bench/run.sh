@@ -16,6 +16,10 @@
 #   BENCH_NO_BUILD=1      measure the trees as they are (make bench then skips make valkey valkey-c)
 #   BENCH_DICT_LOCKSTEP=0 the dict section runs C and Rust one after the other instead of in
 #                         lockstep on one CPU (bench.py; bench/README.md)
+#   BENCH_GTEST_LOCKSTEP=0 the gtest section likewise (its lockstep goes through
+#                         bench/lockstep_preload.c, preloaded into valkey-unit-gtests)
+#   BENCH_LAZYFREE_LOCKSTEP=0 the lazyfree section's large frees one after the other instead of
+#                         both builds' at once, their lazyfree workers sharing one CPU
 #   BENCH_PROFILE=0       skip the callgrind instruction counts of the dict phases (needs valgrind)
 #   BENCH_CONTROL=1       control run (A/A): the C build on both sides, through the same rounds and
 #                         the same code; its ratios show how far from 1.00 the machine's noise alone
@@ -78,6 +82,15 @@ if has pubsub; then
     $cc -O2 -shared -fPIC -o "$out/bin/same_seed.so" bench/same_seed.c -ldl ||
         { echo "bench: could not build bench/same_seed.c (needs a C compiler)" >&2; exit 1; }
     same_seed="$out/bin/same_seed.so"
+fi
+
+lockstep_shim=
+if has gtest && [ "${BENCH_GTEST_LOCKSTEP:-1}" != 0 ]; then
+    # The gtest section runs each round's two builds in lockstep through this preloaded shim.
+    mkdir -p "$out/bin"
+    ${CC:-cc} -O2 -Wall -Wextra -shared -fPIC -o "$out/bin/lockstep_preload.so" bench/lockstep_preload.c -ldl ||
+        { echo "bench: could not build bench/lockstep_preload.c (needs a C compiler)" >&2; exit 1; }
+    lockstep_shim="$out/bin/lockstep_preload.so"
 fi
 
 if has gtest; then
@@ -187,6 +200,7 @@ say "measuring (sections: $sections)"
 args=(--out "$out" --rounds "$rounds" --sections "$sections" --c-tree "$snap/c" --rs-tree "$snap/r")
 [ "$quick" = 1 ] && args+=(--quick)
 [ -n "$same_seed" ] && args+=(--same-seed "$same_seed")
+[ -n "$lockstep_shim" ] && args+=(--lockstep-shim "$lockstep_shim")
 [ "$control" = 1 ] && args+=(--control)
 python3 bench/bench.py "${args[@]}"
 
