@@ -1032,6 +1032,20 @@ def small_unlinks(srv, conn, res, rnd, step, kind, repeats):
                fill, ("UNLINK", key), check)
 
 
+EVICT_BYTES = 256 << 20  # 8 x this machine's 32 MiB L3 (shared by both CPUs)
+_evict_buf = None
+
+
+def evict_caches():
+    """Reads EVICT_BYTES of this process's own memory, on the servers' main CPU: what the
+    servers' last writes left in the shared last-level cache is pushed out."""
+    global _evict_buf
+    if _evict_buf is None:
+        _evict_buf = bytearray(b"\x01") * EVICT_BYTES  # written: real pages, not shared zero pages
+    for _ in range(2):
+        _evict_buf.find(b"\x00")
+
+
 def frees_in_lockstep(srv, conn, order, command, timeout=600):
     """Runs command (FLUSHALL ASYNC or an UNLINK) on both builds' servers back to back, whose
     lazyfree workers share one CPU (sec_lazyfree pins them), so the two frees run interleaved
@@ -1076,15 +1090,25 @@ def sec_lazyfree(cfg, res, unlinks=3, small_repeats=25):
     # so the two workers free interleaved (the scheduler's slices of a few ms) over the same
     # stretch of time, as the dict section's two harnesses run.
     lockstep = bool(PIN_SERVER) and os.environ.get("BENCH_LAZYFREE_LOCKSTEP", "1") != "0"
-    log(f"lazyfree: FLUSHALL ASYNC of {nkeys} keys (DEBUG POPULATE), UNLINK of {nelem}-element "
-        f"hash/set/zset/list ({unlinks} each per round and build), {small_repeats} UNLINKs each of a "
-        f"{SMALL_ELEMENTS}-element {'/'.join(SMALL_KINDS)} per round and build, {cfg.rounds} rounds, "
+    # Code placement, as in the e2e section: each pair of rounds (one per slot order) runs the
+    # servers relinked with the next padding (link-placements.sh), both builds alike. The frees
+    # run Valkey's own C (hashtable.c, sds, jemalloc) in both builds, at other addresses in each.
+    bins = {b: os.path.join(cfg.tree[b], "src", "valkey-server") for b in BUILDS}
+    pads = placements(bins, relinked)
+    rounds = cfg.placed_rounds if len(pads) > 1 else cfg.rounds
+    if lockstep and unlinks % 2:
+        unlinks += 1  # each build first in half of them (free() below)
+    log(f"lazyfree: FLUSHALL ASYNC of {nkeys} keys (DEBUG POPULATE, {2 if lockstep else 1} per round and build), "
+        f"UNLINK of {nelem}-element hash/set/zset/list ({unlinks} each per round and build), {small_repeats} UNLINKs each of a "
+        f"{SMALL_ELEMENTS}-element {'/'.join(SMALL_KINDS)} per round and build, {rounds} rounds, "
         + ("the large frees of both builds in lockstep, their workers sharing one CPU "
            "(BENCH_LAZYFREE_LOCKSTEP=0: one after the other)" if lockstep else
            "the builds alternating step by step"))
     if lockstep:
         with open(os.path.join(cfg.out, "paired-sections"), "a") as f:
             f.write("lazyfree\n")
+    if len(pads) > 1:
+        note_placements(cfg, "lazyfree", "valkey-server", rounds, pads)
     everywhere = os.sched_getaffinity(0)
     main_cpu = {int(PIN_SERVER[-1])} if lockstep else everywhere
     worker_cpu = {int(PIN_CLIENT[-1])} if lockstep else everywhere
@@ -1097,27 +1121,40 @@ def sec_lazyfree(cfg, res, unlinks=3, small_repeats=25):
                 fill(b)
                 out[b] = timed_free(srv[b], conn[b], command)
             return out
-        for b in BUILDS:
+        order = round_order(rnd + step)
+        for b in order:
             fill(b)
-        return frees_in_lockstep(srv, conn, round_order(rnd + step), command)
+        # What the last fill left in the shared last-level cache would favour the build filled
+        # last; pushed out here. It was not all: C-against-C control runs favoured the build
+        # filled last by 2-5 % even so (bench/README.md, "Large frees in lockstep"). So a
+        # round does every large free an even number of times, each build first in half of
+        # them, and its row is their median.
+        evict_caches()
+        return frees_in_lockstep(srv, conn, order, command)
 
-    for rnd in range(cfg.rounds):
+    # Sequentially, one FLUSHALL per round and build, as before.
+    flushes = 2 if lockstep else 1
+
+    for rnd in range(rounds):
         srv, conn = {}, {}
         try:
             os.sched_setaffinity(0, main_cpu)
             for i, b in enumerate(slot_order(rnd)):
-                srv[b] = Server(cfg.tree[b], cfg.port + i, cfg.work)
+                srv[b] = Server(cfg.tree[b], cfg.port + i, cfg.work, exe=relinked(bins[b], placement(pads, rnd)))
                 conn[b] = srv[b].conn()
                 srv[b].pin(main_cpu)
                 srv[b].pin(worker_cpu, LAZYFREE_THREAD)
             tag = f"FLUSHALL ASYNC {nkeys // 1000000 or nkeys / 1e6}M keys"
-            for b, (total, worker, info) in free(rnd, 0, ("FLUSHALL", "ASYNC"),
-                                                 lambda b: conn[b].cmd("DEBUG", "POPULATE", nkeys)).items():
-                res.add("lazyfree", f"{tag}: until drained", "ms", "lower", b, rnd, total)
-                res.add("lazyfree", f"{tag}: lazyfree worker CPU time", "ms", "lower", b, rnd, worker)
-                res.add("lazyfree", f"{tag}: main thread (cmdstat usec)", "us", "lower-info", b, rnd,
+            rows = {b: collections.defaultdict(list) for b in BUILDS}
+            for step in range(flushes):
+                frees = free(rnd, step, ("FLUSHALL", "ASYNC"), lambda b: conn[b].cmd("DEBUG", "POPULATE", nkeys))
+                for b, (total, worker, info) in frees.items():
+                    rows[b][f"{tag}: until drained", "ms", "lower"].append(total)
+                    rows[b][f"{tag}: lazyfree worker CPU time", "ms", "lower"].append(worker)
+                    rows[b][f"{tag}: main thread (cmdstat usec)", "us", "lower-info"].append(
                         cmdstat_usec(info, "flushall"))
-            step = 1
+            add_medians(res, "lazyfree", rnd, rows)
+            step = flushes
             for kind, script in FILL.items():
                 metric = f"UNLINK {nelem // 1000}k-element {kind}"
                 rows = {b: collections.defaultdict(list) for b in BUILDS}
@@ -1148,7 +1185,7 @@ def sec_lazyfree(cfg, res, unlinks=3, small_repeats=25):
                 c.close()
             for s in srv.values():
                 s.stop()
-        log(f"lazyfree: round {rnd + 1}/{cfg.rounds} done")
+        log(f"lazyfree: round {rnd + 1}/{rounds} done (padding {placement(pads, rnd)})")
 
 
 # ---------------------------------------------------------------- main

@@ -133,7 +133,7 @@ for pair in "c:$c_tree" "r:$rs_tree"; do
     done
     "$snap/$b/src/valkey-server" --version >/dev/null || { echo "bench: $t/src/valkey-server does not run" >&2; exit 1; }
 done
-# The gtest and e2e sections rotate over code placements as the dict section does: relink each
+# The gtest, e2e and lazyfree sections rotate over code placements as the dict section does: relink each
 # snapshot's valkey-unit-gtests and valkey-server with 16, 32 and 48 bytes of padding, from its
 # own tree's objects, with the make settings that tree was built with (the control run's "Rust"
 # tree is the C tree). Two rounds (a quick run's default) use the unpadded binaries only, so the
@@ -152,9 +152,9 @@ placements() {
 }
 if [ "$quick" = 0 ] || [ "$rounds" -gt 2 ]; then
     has gtest && placements valkey-unit-gtests src/unit gtest
-    if has e2e; then
-        say "valkey-server relinked with padding (code placements for the e2e section)"
-        placements valkey-server src e2e
+    if has e2e || has lazyfree; then
+        say "valkey-server relinked with padding (code placements for the e2e and lazyfree sections)"
+        placements valkey-server src "e2e and lazyfree"
     fi
 fi
 rs_git=$(git log -1 --format=%h -- src Cargo.toml Cargo.lock .cargo valkey-patch 2>/dev/null || echo '?')
@@ -181,7 +181,7 @@ load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 {
     echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- src 2>/dev/null || echo ' (+ uncommitted src/ changes)')"
     echo "- machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GB", $2/1048576}' /proc/meminfo); load average before: $load_before"
-    echo "- rounds: $rounds per build (the dict microbenchmark's, the gtest's and the e2e section's: below); quick: $quick; sections: $sections"
+    echo "- rounds: $rounds per build (the dict microbenchmark's, the gtest's, the e2e and the lazyfree section's: below); quick: $quick; sections: $sections"
     if [ "$control" = 1 ]; then
         echo "- both columns: $c_tree (control run); valkey-benchmark: the C build's; binaries snapshotted to $snap at start"
     else
