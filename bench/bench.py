@@ -1126,9 +1126,9 @@ def sec_lazyfree(cfg, res, unlinks=3, small_repeats=25):
             fill(b)
         # What the last fill left in the shared last-level cache would favour the build filled
         # last; pushed out here. It was not all: C-against-C control runs favoured the build
-        # filled last by 2-5 % even so (bench/README.md, "Large frees in lockstep"). So a
-        # round does every large free an even number of times, each build first in half of
-        # them, and its row is their median.
+        # filled last by 2-5 % even so (bench/README.md, "The gtest section and the large
+        # frees in lockstep"). So a round does every large free an even number of times, each
+        # build first in half of them, and its row is their median.
         evict_caches()
         return frees_in_lockstep(srv, conn, order, command)
 
