@@ -1082,8 +1082,10 @@ def sec_lazyfree(cfg, res, unlinks=3, small_repeats=25):
     BENCH_LAZYFREE_LOCKSTEP=0: one after the other, the builds alternating step by step, the
     first build flipping each step, their servers unpinned, since the worker must not share
     the main thread's core). Each UNLINK row is the median of `unlinks` fills and UNLINKs per
-    round and build: one UNLINK's free time varies by +-10-50 % (bench/README.md), as one
-    flush's main-thread time does in the flush section."""
+    round and build (one more in lockstep if odd, so that each build goes first in half of
+    them; the 5M-key FLUSHALL likewise runs twice): one UNLINK's free time varied by +-10-50 %
+    one after the other (bench/README.md), as one flush's main-thread time does in the flush
+    section."""
     nkeys, nelem = (500000, 100000) if cfg.quick else (5000000, 1000000)
     # Lockstep: both servers' threads on one CPU, their lazyfree workers together on the other
     # (this process with the servers), and each large free issued to both servers back to back,
@@ -1132,7 +1134,7 @@ def sec_lazyfree(cfg, res, unlinks=3, small_repeats=25):
         evict_caches()
         return frees_in_lockstep(srv, conn, order, command)
 
-    # Sequentially, one FLUSHALL per round and build, as before.
+    # In lockstep each build's FLUSHALL goes first once; one after the other, one each, as before.
     flushes = 2 if lockstep else 1
 
     for rnd in range(rounds):
