@@ -134,80 +134,18 @@ static void report_ns(const char *phase, uint64_t elapsed_ns, uint64_t ops) {
  * time (lockstep_excluded), the kernel's signal delivery (a few microseconds per
  * slice, the same in both builds) is not. Outside the phases both run freely.
  *
- * Protocol, one byte at a time: at a phase's start both write 'S' and wait for
- * the peer's 'S'; the FIRST process runs, the other waits for 'T'. A slice ends:
- * write 'T', wait. A process done with its phase writes 'D' and waits for 'E';
- * the peer, told 'D', runs on without handing over and answers 'E' when done. */
-#define LOCKSTEP_SLICE_US 2000
-static int lock_in = -1, lock_out = -1, lock_first;
-static volatile sig_atomic_t lock_peer_done;
-static volatile uint64_t lockstep_excluded;
+ * The protocol and the handler are bench/lockstep.h's (shared with the gtest
+ * section's bench/lockstep_preload.c); a segment here is one timed phase. */
+#define LOCKSTEP_NAME "dict_bench"
+#include "lockstep.h"
 
-static void lock_put(char c) {
-    while (write(lock_out, &c, 1) != 1) {
-        if (errno != EINTR) _exit(3);
-    }
-}
-
-/* A peer that died closes its end: stop rather than wait forever. */
-static char lock_get(void) {
-    char c;
-    ssize_t r;
-    while ((r = read(lock_in, &c, 1)) != 1) {
-        if (r == 0 || errno != EINTR) {
-            static const char msg[] = "dict_bench: lockstep peer gone\n";
-            (void)!write(2, msg, sizeof(msg) - 1);
-            _exit(3);
-        }
-    }
-    return c;
-}
-
-static void lock_expect(char want, char got) {
-    if (got != want) {
-        char msg[] = "dict_bench: lockstep out of step: wanted ?, got ?\n";
-        msg[sizeof(msg) - 10] = want;
-        msg[sizeof(msg) - 3] = got;
-        (void)!write(2, msg, sizeof(msg) - 1);
-        _exit(3);
-    }
-}
-
-/* Waits for the CPU after handing it over: the peer answers 'T' (my turn) or
- * 'D' (it has finished the phase; run the rest alone). */
-static void lock_wait_turn(void) {
-    char c = lock_get();
-    if (c == 'D') lock_peer_done = 1;
-    else lock_expect('T', c);
-}
-
-static void lock_slice_end(int sig) {
-    (void)sig;
-    if (lock_peer_done) return;
-    int saved = errno;
-    uint64_t t = now_ns();
-    lock_put('T');
-    lock_wait_turn();
-    lockstep_excluded += now_ns() - t;
-    errno = saved;
-}
-
-static void lock_timer(long us) {
-    struct itimerval it = {{0, us}, {0, us}};
-    setitimer(ITIMER_PROF, &it, NULL);
-}
+static uint64_t lockstep_clock_ns(void) { return now_ns(); }
 
 static void lockstep_init(const char *arg) {
-    if (sscanf(arg, "%d,%d,%d", &lock_in, &lock_out, &lock_first) != 3 || lock_in < 0 || lock_out < 0) {
+    if (!lock_setup(arg)) {
         fprintf(stderr, "dict_bench: -l wants IN_FD,OUT_FD,FIRST\n");
         exit(2);
     }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = lock_slice_end;
-    sa.sa_flags = SA_RESTART;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGPROF, &sa, NULL);
 }
 
 static void phase_start(void) {
@@ -228,14 +166,7 @@ static void phase_start(void) {
 static uint64_t phase_stop(const char *phase, uint64_t t0) {
     if (lock_in >= 0) lock_timer(0); /* before the clock: no handover after it is read */
     uint64_t elapsed = now_ns() - t0 - lockstep_excluded;
-    if (lock_in >= 0) {
-        if (lock_peer_done) {
-            lock_put('E');
-        } else {
-            lock_put('D');
-            lock_expect('E', lock_get());
-        }
-    }
+    if (lock_in >= 0) lock_segment_end();
 #ifdef HAVE_CALLGRIND
     CALLGRIND_DUMP_STATS_AT(phase);
 #else
