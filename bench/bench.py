@@ -994,21 +994,6 @@ FILL = {
 }
 
 
-def timed_free(srv, c, command, timeout=600):
-    """Runs command (FLUSHALL ASYNC or an UNLINK); returns (ms until lazyfree_pending_objects
-    is 0, ms of lazyfree worker CPU time, INFO after), with the stats reset before."""
-    c.cmd("CONFIG", "RESETSTAT")
-    w0 = srv.thread_cpu_ns(LAZYFREE_THREAD)
-    t0 = time.perf_counter()
-    reply = c.cmd(*command)
-    if command[0] == "UNLINK" and reply != 1:
-        raise RuntimeError("UNLINK did not delete")
-    if drain(c, timeout) is None:
-        raise RuntimeError(f"{' '.join(command)} did not drain")
-    total = time.perf_counter() - t0
-    return total * 1e3, (srv.thread_cpu_ns(LAZYFREE_THREAD) - w0) / 1e6, c.info("everything")
-
-
 # Lists are left out: a 1000-element list is a few quicklist nodes, below the effort threshold,
 # and is freed in place.
 SMALL_ELEMENTS = 1000
@@ -1046,12 +1031,13 @@ def evict_caches():
         _evict_buf.find(b"\x00")
 
 
-def frees_in_lockstep(srv, conn, order, command, timeout=600):
-    """Runs command (FLUSHALL ASYNC or an UNLINK) on both builds' servers back to back, whose
-    lazyfree workers share one CPU (sec_lazyfree pins them), so the two frees run interleaved
-    over the same stretch of time. Returns {build: (ms until lazyfree_pending_objects is 0
-    less the ms its worker waited on the run queue, ms of worker CPU time, INFO after)}: the
-    wait is for the CPU the other build's worker held, which a free alone does not meet."""
+def timed_frees(srv, conn, order, command, less_wait=False, timeout=600):
+    """Runs command (FLUSHALL ASYNC or an UNLINK) on the servers of the builds in order, back
+    to back, with their stats reset before. Returns {build: (ms until lazyfree_pending_objects
+    is 0, ms of lazyfree worker CPU time, INFO after)}. less_wait, for two builds whose
+    lazyfree workers share one CPU (sec_lazyfree pins them), so that the two frees run
+    interleaved over the same stretch of time: the drain leaves out the ms its worker waited
+    on the run queue, the CPU the other build's worker held, which a free alone does not meet."""
     for b in order:
         conn[b].cmd("CONFIG", "RESETSTAT")
     before = {b: srv[b].thread_sched(LAZYFREE_THREAD) for b in order}
@@ -1073,7 +1059,8 @@ def frees_in_lockstep(srv, conn, order, command, timeout=600):
     out = {}
     for b in order:
         cpu, wait = (x1 - x0 for x1, x0 in zip(srv[b].thread_sched(LAZYFREE_THREAD), before[b]))
-        out[b] = ((done[b] - t0[b]) * 1e3 - wait / 1e6, cpu / 1e6, conn[b].info("everything"))
+        drained_ms = (done[b] - t0[b]) * 1e3 - (wait / 1e6 if less_wait else 0)
+        out[b] = (drained_ms, cpu / 1e6, conn[b].info("everything"))
     return out
 
 
@@ -1098,9 +1085,12 @@ def sec_lazyfree(cfg, res, unlinks=3, small_repeats=25):
     bins = {b: os.path.join(cfg.tree[b], "src", "valkey-server") for b in BUILDS}
     pads = placements(bins, relinked)
     rounds = cfg.placed_rounds if len(pads) > 1 else cfg.rounds
+    # In lockstep each build goes first in half of each large free's repeats (free() below);
+    # one after the other, one FLUSHALL per round and build, as before.
+    flushes = 2 if lockstep else 1
     if lockstep and unlinks % 2:
-        unlinks += 1  # each build first in half of them (free() below)
-    log(f"lazyfree: FLUSHALL ASYNC of {nkeys} keys (DEBUG POPULATE, {2 if lockstep else 1} per round and build), "
+        unlinks += 1
+    log(f"lazyfree: FLUSHALL ASYNC of {nkeys} keys (DEBUG POPULATE, {flushes} per round and build), "
         f"UNLINK of {nelem}-element hash/set/zset/list ({unlinks} each per round and build), {small_repeats} UNLINKs each of a "
         f"{SMALL_ELEMENTS}-element {'/'.join(SMALL_KINDS)} per round and build, {rounds} rounds, "
         + ("the large frees of both builds in lockstep, their workers sharing one CPU "
@@ -1121,7 +1111,7 @@ def sec_lazyfree(cfg, res, unlinks=3, small_repeats=25):
             out = {}
             for b in round_order(rnd + step):
                 fill(b)
-                out[b] = timed_free(srv[b], conn[b], command)
+                out.update(timed_frees(srv, conn, [b], command))
             return out
         order = round_order(rnd + step)
         for b in order:
@@ -1132,10 +1122,7 @@ def sec_lazyfree(cfg, res, unlinks=3, small_repeats=25):
         # frees in lockstep"). So a round does every large free an even number of times, each
         # build first in half of them, and its row is their median.
         evict_caches()
-        return frees_in_lockstep(srv, conn, order, command)
-
-    # In lockstep each build's FLUSHALL goes first once; one after the other, one each, as before.
-    flushes = 2 if lockstep else 1
+        return timed_frees(srv, conn, order, command, less_wait=True)
 
     for rnd in range(rounds):
         srv, conn = {}, {}

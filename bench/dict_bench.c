@@ -150,11 +150,8 @@ static void lockstep_init(const char *arg) {
 
 static void phase_start(void) {
     if (lock_in >= 0) {
-        lock_put('S');
-        lock_expect('S', lock_get());
-        lock_peer_done = 0;
-        if (!lock_first) lock_wait_turn();
-        lockstep_excluded = 0;
+        lock_segment_start();
+        lockstep_excluded = 0; /* the phase's clock starts after this */
         lock_timer(LOCKSTEP_SLICE_US);
     }
 #ifdef HAVE_CALLGRIND

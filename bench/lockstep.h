@@ -99,6 +99,20 @@ static int lock_setup(const char *arg) {
     return 1;
 }
 
+/* A segment's start: meet the peer; the FIRST process runs on, the other waits for its
+ * turn, and that wait, on lockstep_clock_ns(), goes to lockstep_excluded. The caller arms
+ * the timer (lock_timer(LOCKSTEP_SLICE_US)) when it is ready to be measured. */
+static void lock_segment_start(void) {
+    lock_put('S');
+    lock_expect('S', lock_get());
+    lock_peer_done = 0;
+    if (!lock_first) {
+        uint64_t t = lockstep_clock_ns();
+        lock_wait_turn();
+        lockstep_excluded += lockstep_clock_ns() - t;
+    }
+}
+
 /* A segment's end: no handover after this; tell the peer, or answer it. */
 static void lock_segment_end(void) {
     lock_timer(0); /* a SIGPROF pending at the disarm has run by the time this returns */

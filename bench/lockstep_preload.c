@@ -45,15 +45,9 @@ static uint64_t lockstep_clock_ns(void) {
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* A segment's start; the wait for the first turn stays off the wall clock. */
 static void segment_start(void) {
-    lock_put('S');
-    lock_expect('S', lock_get());
-    lock_peer_done = 0;
-    if (!lock_first) {
-        uint64_t t = lockstep_clock_ns();
-        lock_wait_turn();
-        lockstep_excluded += lockstep_clock_ns() - t;
-    }
+    lock_segment_start();
     lock_timer(LOCKSTEP_SLICE_US);
 }
 
