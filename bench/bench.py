@@ -10,7 +10,8 @@ loop is bounded; every server this script starts is stopped by its own pid.
 Sections (BENCH_SECTIONS, comma separated, default all):
   dict      bench/dict_bench.c linked with dict.o vs with the Rust library
   gtest     Valkey's DISABLED_dictBenchmark in valkey-unit-gtests of both builds
-  e2e       valkey-benchmark (the C build's binary for both servers), -P 1 and -P 16
+  e2e       valkey-benchmark (the C build's binary for both servers), -P 1 and -P 16,
+            against both builds' servers at once (BENCH_E2E_TOGETHER)
   pubsub    used_memory of one data set (channels, patterns, scripts, functions,
             clients; both builds of a round with the same random seed, --same-seed) and
             PUBLISH throughput with thousands of channels and patterns
@@ -558,34 +559,94 @@ FUNC_LIB = ("#!lua name=benchlib\n"
 E2E_TESTS = "set,get,incr,lpush,sadd,hset,zadd"
 
 
+def e2e_sample(srv, conn, cmd):
+    """(seconds, calls of cmd, main-thread CPU ns) of one server now. The time is the middle of
+    the INFO round trip: the server read its counter somewhere inside it."""
+    t0 = time.perf_counter()
+    v = conn.info("commandstats").get(f"cmdstat_{cmd}", "")
+    t1 = time.perf_counter()
+    m = re.search(r"(?:^|,)calls=(\d+)", v)
+    return (t0 + t1) / 2, int(m.group(1)) if m else 0, srv.thread_cpu_ns(MAIN_THREAD)
+
+
+def e2e_together(cfg, srv, conns, order, args, cmd, warmup, window):
+    """One test on both servers at once: a valkey-benchmark against each (both on the client
+    CPU, both servers on the server CPU), then both servers' calls of cmd and main-thread CPU
+    over the same window of time. Returns {build: (req/s, CPU ns per request)}."""
+    procs = {}
+    try:
+        for b in order:
+            # -n far beyond what the window needs: the clients are stopped after it.
+            argv = PIN_CLIENT + [cfg.vbench, "-h", "127.0.0.1", "-p", srv[b].port, "-q", "-n", 1_000_000_000, *args]
+            procs[b] = subprocess.Popen([str(x) for x in argv], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        time.sleep(warmup)
+        first = {b: e2e_sample(srv[b], conns[b], cmd) for b in order}
+        time.sleep(window)
+        last = {b: e2e_sample(srv[b], conns[b], cmd) for b in order}
+        for b, p in procs.items():
+            if p.poll() is not None:
+                raise RuntimeError(f"valkey-benchmark against the {BUILD_LABEL[b]} server ended inside the "
+                                   f"window (rc {p.returncode}): {p.stderr.read().decode(errors='replace')}")
+    finally:
+        for p in procs.values():
+            p.kill()
+            p.wait()
+    out = {}
+    for b in order:
+        (t0, n0, cpu0), (t1, n1, cpu1) = first[b], last[b]
+        if n1 <= n0:
+            raise RuntimeError(f"e2e: no {cmd} calls on the {BUILD_LABEL[b]} server inside the window")
+        out[b] = ((n1 - n0) / (t1 - t0), (cpu1 - cpu0) / (n1 - n0))
+    # The next test starts with both servers' benchmark clients gone.
+    for b in order:
+        if wait_until(lambda c=conns[b]: int(c.info("clients")["connected_clients"]) <= 1, 30, 0.01) is None:
+            raise RuntimeError(f"e2e: the {BUILD_LABEL[b]} server still has benchmark clients")
+    return out
+
+
 def sec_e2e(cfg, res):
     # About 1.2 s per run at full size: 0.3 s runs (50,000 / 500,000) were mostly jitter.
     n1, n16 = (20000, 100000) if cfg.quick else (200000, 2000000)
+    # BENCH_E2E_TOGETHER (default on, with pinning): each test runs against both builds' servers
+    # at once, both servers sharing one CPU and both clients the other, each server's requests
+    # and main-thread CPU counted over the same window. One after the other, the same test's two
+    # runs met a machine whose speed moves by several % from one second to the next (the rows'
+    # spreads were +-8-34 %); together, both meet the same one, as in the dict section's lockstep.
+    together = bool(PIN_SERVER) and os.environ.get("BENCH_E2E_TOGETHER", "1") != "0"
+    warmup, window = (0.2, 0.5) if cfg.quick else (0.5, 2.5)
     # Code placement, as in the dict and gtest sections: each pair of rounds (one per slot order)
     # runs the servers relinked with the next padding (link-placements.sh), both builds alike.
     # The rows taken together moved by about 1 % from one placement to another (bench/README.md).
     bins = {b: os.path.join(cfg.tree[b], "src", "valkey-server") for b in BUILDS}
     pads = placements(bins, relinked)
     rounds = cfg.placed_rounds
-    log(f"e2e: valkey-benchmark -c 50 -r 100000, {n1} requests unpipelined, {n16} with -P 16, {rounds} rounds")
+    if together:
+        log(f"e2e: valkey-benchmark -c 50 -r 100000, unpipelined and with -P 16, against both builds' servers "
+            f"at once (BENCH_E2E_TOGETHER=0: one after the other), {warmup} s warm-up, then {window} s counted, "
+            f"{rounds} rounds")
+        with open(os.path.join(cfg.out, "paired-sections"), "a") as f:
+            f.write("e2e\ne2e-cpu\n")
+    else:
+        log(f"e2e: valkey-benchmark -c 50 -r 100000, {n1} requests unpipelined, {n16} with -P 16, {rounds} rounds")
     note_placements(cfg, "e2e", "valkey-server", rounds, pads)
-    # Both builds' servers run side by side (pinned to the same CPU, one idle while the other is
-    # measured) and the builds alternate test by test, the first build flipping from one test to
-    # the next and from one round to the next. Running one build's 20 tests, then the other's,
-    # put ~25 s between the two runs of a test, and the machine's load drifts over that time.
+    # Both builds' servers run side by side (pinned to the same CPU). One after the other (one
+    # idle while the other is measured), the builds alternate test by test, the first build
+    # flipping from one test to the next and from one round to the next. Running one build's 20
+    # tests, then the other's, put ~25 s between the two runs of a test, and the machine's load
+    # drifts over that time.
     for rnd in range(rounds):
         srv = {}
+        conns = {}
         pad = placement(pads, rnd)
         try:
             # Which build starts first and takes the first port flips each round (slot_order).
             for i, b in enumerate(slot_order(rnd)):
                 srv[b] = Server(cfg.tree[b], cfg.port + i, cfg.work, pin=True, exe=relinked(bins[b], pad))
             shas = set()
-            for s in srv.values():
-                c = s.conn()
+            for b, s in srv.items():
+                c = conns[b] = s.conn()
                 shas.add(c.cmd("SCRIPT", "LOAD", LUA_SET))
                 c.cmd("FUNCTION", "LOAD", "REPLACE", FUNC_LIB)
-                c.close()
             (sha,) = shas  # the SHA1 of the same script
             tests = {t.upper(): ["-t", t] for t in E2E_TESTS.split(",")}
             tests.update({
@@ -595,13 +656,22 @@ def sec_e2e(cfg, res):
             })
             runs = [(pipe, n, name, args) for pipe, n in ((1, n1), (16, n16)) for name, args in tests.items()]
             for i, (pipe, n, name, args) in enumerate(runs):
+                common = ["-c", 50, "-r", 100000, "-P", pipe, *args]
+                if together:
+                    got = e2e_together(cfg, srv, conns, round_order(rnd + i), common, name.lower(), warmup, window)
+                    for b in BUILDS:
+                        res.add("e2e", f"{name} -P {pipe}", "req/s", "higher", b, rnd, got[b][0])
+                        res.add("e2e-cpu", f"{name} -P {pipe}", "ns/req", "lower-1pct", b, rnd, got[b][1])
+                    continue
                 for b in round_order(rnd + i):
                     cpu0 = srv[b].thread_cpu_ns(MAIN_THREAD)
-                    r = valkey_benchmark(cfg, srv[b].port, ["-c", 50, "-n", n, "-r", 100000, "-P", pipe, *args])
+                    r = valkey_benchmark(cfg, srv[b].port, ["-n", n, *common])
                     cpu = srv[b].thread_cpu_ns(MAIN_THREAD) - cpu0
                     res.add("e2e", f"{name} -P {pipe}", "req/s", "higher", b, rnd, next(iter(r.values())))
                     res.add("e2e-cpu", f"{name} -P {pipe}", "ns/req", "lower-1pct", b, rnd, cpu / n)
         finally:
+            for c in conns.values():
+                c.close()
             for s in srv.values():
                 s.stop()
         log(f"e2e: round {rnd + 1}/{rounds} done (padding {pad})")

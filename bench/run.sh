@@ -20,6 +20,8 @@
 #                         bench/lockstep_preload.c, preloaded into valkey-unit-gtests)
 #   BENCH_LAZYFREE_LOCKSTEP=0 the lazyfree section's large frees one after the other instead of
 #                         both builds' at once, their lazyfree workers sharing one CPU
+#   BENCH_E2E_TOGETHER=0  the e2e section's valkey-benchmark runs one after the other instead of
+#                         against both builds' servers at once, counted over the same seconds
 #   BENCH_PROFILE=0       skip the callgrind instruction counts of the dict phases (needs valgrind)
 #   BENCH_CONTROL=1       control run (A/A): the C build on both sides, through the same rounds and
 #                         the same code; its ratios show how far from 1.00 the machine's noise alone
