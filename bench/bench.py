@@ -24,6 +24,7 @@ Usage: bench/bench.py --out build/bench [--rounds 5] [--quick] [--sections ...]
 import argparse
 import collections
 import contextlib
+import math
 import os
 import re
 import shutil
@@ -380,10 +381,13 @@ def note_placements(cfg, section, binary, rounds, pads):
     """Logs, and writes to meta.md, which placements of a tree's relinked binary the section's
     rounds use (two rounds each: quick runs' 2 rounds use only the unpadded one); returns those."""
     used = pads[:-(-rounds // 2)]
-    log(f"{section}: {rounds} rounds, code placements padded by {used} bytes")
+    # run.sh relinks the servers with their objects reordered too (BENCH_LINK_ORDERS), not the gtest.
+    orders = binary == "valkey-server" and os.environ.get("BENCH_LINK_ORDERS", "0") == "1"
+    how = " and their objects in the order drawn from that number" if orders else ""
+    log(f"{section}: {rounds} rounds, code placements padded by {used} bytes{how}")
     with open(os.path.join(cfg.out, "meta.md"), "a") as f:
         f.write(f"- {section}: {rounds} rounds per build" +
-                (f", two rounds each on the binaries padded by {', '.join(map(str, used))} bytes in turn (0: each "
+                (f", two rounds each on the binaries padded by {', '.join(map(str, used))} bytes{how} in turn (0: each "
                  f"tree's own {binary}, the others relinked by bench/link-placements.sh)\n"
                  if len(used) > 1 else f", each tree's own {binary} only (one code placement)\n"))
     return used
@@ -634,9 +638,11 @@ def sec_e2e(cfg, res):
     # flipping from one test to the next and from one round to the next. Running one build's 20
     # tests, then the other's, put ~25 s between the two runs of a test, and the machine's load
     # drifts over that time.
+    leans = []  # (padding, this round's Rust/C of CPU per request over all rows)
     for rnd in range(rounds):
         srv = {}
         conns = {}
+        cpu_logs = []  # this round's log Rust/C of CPU per request, row by row, for the log line
         pad = placement(pads, rnd)
         try:
             # Which build starts first and takes the first port flips each round (slot_order).
@@ -659,22 +665,30 @@ def sec_e2e(cfg, res):
                 common = ["-c", 50, "-r", 100000, "-P", pipe, *args]
                 if together:
                     got = e2e_together(cfg, srv, conns, round_order(rnd + i), common, name.lower(), warmup, window)
-                    for b in BUILDS:
-                        res.add("e2e", f"{name} -P {pipe}", "req/s", "higher", b, rnd, got[b][0])
-                        res.add("e2e-cpu", f"{name} -P {pipe}", "ns/req", "lower-1pct", b, rnd, got[b][1])
-                    continue
-                for b in round_order(rnd + i):
-                    cpu0 = srv[b].thread_cpu_ns(MAIN_THREAD)
-                    r = valkey_benchmark(cfg, srv[b].port, ["-n", n, *common])
-                    cpu = srv[b].thread_cpu_ns(MAIN_THREAD) - cpu0
-                    res.add("e2e", f"{name} -P {pipe}", "req/s", "higher", b, rnd, next(iter(r.values())))
-                    res.add("e2e-cpu", f"{name} -P {pipe}", "ns/req", "lower-1pct", b, rnd, cpu / n)
+                else:
+                    got = {}
+                    for b in round_order(rnd + i):
+                        cpu0 = srv[b].thread_cpu_ns(MAIN_THREAD)
+                        r = valkey_benchmark(cfg, srv[b].port, ["-n", n, *common])
+                        got[b] = (next(iter(r.values())), (srv[b].thread_cpu_ns(MAIN_THREAD) - cpu0) / n)
+                for b in BUILDS:
+                    res.add("e2e", f"{name} -P {pipe}", "req/s", "higher", b, rnd, got[b][0])
+                    res.add("e2e-cpu", f"{name} -P {pipe}", "ns/req", "lower-1pct", b, rnd, got[b][1])
+                if got["c"][1] > 0 and got["rs"][1] > 0:
+                    cpu_logs.append(math.log(got["rs"][1] / got["c"][1]))
         finally:
             for c in conns.values():
                 c.close()
             for s in srv.values():
                 s.stop()
-        log(f"e2e: round {rnd + 1}/{rounds} done (padding {pad})")
+        # The layout's own lean shows here: one binary pair per placement, two rounds each.
+        lean = f"{math.exp(statistics.mean(cpu_logs)):.3f}" if cpu_logs else "-"
+        leans.append((pad, lean))
+        log(f"e2e: round {rnd + 1}/{rounds} done (padding {pad}); CPU per request Rust/C, all rows: {lean}")
+    with open(os.path.join(cfg.out, "meta.md"), "a") as f:
+        f.write("- e2e: CPU per request, Rust/C of each round (geometric mean of its 20 rows), by code placement: " +
+                "; ".join(f"{p}: " + ", ".join(x for q, x in leans if q == p) for p in dict.fromkeys(q for q, _ in leans))
+                + "\n")
 
 
 # ---------------------------------------------------------------- section: pubsub + memory

@@ -22,6 +22,8 @@
 #                         both builds' at once, their lazyfree workers sharing one CPU
 #   BENCH_E2E_TOGETHER=0  the e2e section's valkey-benchmark runs one after the other instead of
 #                         against both builds' servers at once, counted over the same seconds
+#   BENCH_LINK_ORDERS=0   the servers' three relinks (e2e and lazyfree placements) keep the objects
+#                         in make's order, padded only, instead of also in three seeded orders
 #   BENCH_PROFILE=0       skip the callgrind instruction counts of the dict phases (needs valgrind)
 #   BENCH_CONTROL=1       control run (A/A): the C build on both sides, through the same rounds and
 #                         the same code; its ratios show how far from 1.00 the machine's noise alone
@@ -140,6 +142,12 @@ done
 # own tree's objects, with the make settings that tree was built with (the control run's "Rust"
 # tree is the C tree). Two rounds (a quick run's default) use the unpadded binaries only, so the
 # relinks (~25 s per server, with LTO) are skipped then.
+# BENCH_LINK_ORDERS (default 1): the server's relinks also take the objects in an order drawn from
+# the padding, the same in both trees: -flto=auto lays Valkey's code out by object order, and that
+# layout moved single e2e rows by up to 7 % (bench/README.md). bench.py reads it for its notes.
+link_orders=${BENCH_LINK_ORDERS:-1}
+[ "$link_orders" = 0 ] || [ "$link_orders" = 1 ] || { echo "bench: BENCH_LINK_ORDERS must be 0 or 1" >&2; exit 2; }
+export BENCH_LINK_ORDERS=$link_orders
 placements() {
     local b t vars
     for b in c r; do
@@ -148,15 +156,15 @@ placements() {
         else
             t=$rs_tree vars=(USE_RUST_CORE=yes RUST_CORE_DIR="$root" CARGO="$cargo" CARGO_TARGET_DIR="$root/target/valkey")
         fi
-        bench/link-placements.sh "$t" "$1" "$snap/$b/$2" "${vars[@]}" ||
+        LINK_ORDERS=$4 bench/link-placements.sh "$t" "$1" "$snap/$b/$2" "${vars[@]}" ||
             echo "bench: warning: could not relink $t's $1 with padding: the $3 section runs the unpadded binaries only" >&2
     done
 }
 if [ "$quick" = 0 ] || [ "$rounds" -gt 2 ]; then
-    has gtest && placements valkey-unit-gtests src/unit gtest
+    has gtest && placements valkey-unit-gtests src/unit gtest 0
     if has e2e || has lazyfree; then
-        say "valkey-server relinked with padding (code placements for the e2e and lazyfree sections)"
-        placements valkey-server src "e2e and lazyfree"
+        say "valkey-server relinked with padding$([ "$link_orders" = 1 ] && echo " and its objects in three seeded orders") (code placements for the e2e and lazyfree sections)"
+        placements valkey-server src "e2e and lazyfree" "$link_orders"
     fi
 fi
 rs_git=$(git log -1 --format=%h -- src Cargo.toml Cargo.lock .cargo valkey-patch 2>/dev/null || echo '?')
