@@ -54,7 +54,7 @@ fi
 
 # The link command with its objects (not the archives) in the order drawn from seed $1.
 reordered() {
-    local seed=$1 t objs=() rest=() sorted
+    local seed=$1 t objs=() sorted
     for t in $link; do
         case $t in *.o) objs+=("$t") ;; esac
     done
