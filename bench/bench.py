@@ -152,11 +152,16 @@ class Conn:
             pass
 
 
-def cmdstat_usec(info, cmd):
+def cmdstat_field(info, cmd, field):
+    """One field (usec, calls, ...) of INFO commandstats' line for cmd; None if cmd never ran."""
     v = info.get(f"cmdstat_{cmd}")
     if not v:
         return None
-    return int(re.search(r"(?:^|,)usec=(\d+)", v).group(1))
+    return int(re.search(rf"(?:^|,){field}=(\d+)", v).group(1))
+
+
+def cmdstat_usec(info, cmd):
+    return cmdstat_field(info, cmd, "usec")
 
 
 # ---------------------------------------------------------------- servers
@@ -335,9 +340,14 @@ def wait_until(pred, timeout, interval=0.001):
         time.sleep(min(interval, 0.0001) if waited < 0.02 else interval)
 
 
+def vbench_argv(cfg, port, args):
+    """The C build's valkey-benchmark against port, on the client CPU."""
+    return PIN_CLIENT + [cfg.vbench, "-h", "127.0.0.1", "-p", str(port), *map(str, args)]
+
+
 def valkey_benchmark(cfg, port, args, timeout=600):
     """Run the C build's valkey-benchmark; returns {test name: rps}."""
-    cmd = PIN_CLIENT + [cfg.vbench, "-h", "127.0.0.1", "-p", str(port), "--csv", *map(str, args)]
+    cmd = vbench_argv(cfg, port, ["--csv", *args])
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     if p.returncode != 0:
         raise RuntimeError(f"valkey-benchmark failed: {' '.join(cmd)}\n{p.stderr}")
@@ -567,10 +577,9 @@ def e2e_sample(srv, conn, cmd):
     """(seconds, calls of cmd, main-thread CPU ns) of one server now. The time is the middle of
     the INFO round trip: the server read its counter somewhere inside it."""
     t0 = time.perf_counter()
-    v = conn.info("commandstats").get(f"cmdstat_{cmd}", "")
+    info = conn.info("commandstats")
     t1 = time.perf_counter()
-    m = re.search(r"(?:^|,)calls=(\d+)", v)
-    return (t0 + t1) / 2, int(m.group(1)) if m else 0, srv.thread_cpu_ns(MAIN_THREAD)
+    return (t0 + t1) / 2, cmdstat_field(info, cmd, "calls") or 0, srv.thread_cpu_ns(MAIN_THREAD)
 
 
 def e2e_together(cfg, srv, conns, order, args, cmd, warmup, window):
@@ -581,8 +590,8 @@ def e2e_together(cfg, srv, conns, order, args, cmd, warmup, window):
     try:
         for b in order:
             # -n far beyond what the window needs: the clients are stopped after it.
-            argv = PIN_CLIENT + [cfg.vbench, "-h", "127.0.0.1", "-p", srv[b].port, "-q", "-n", 1_000_000_000, *args]
-            procs[b] = subprocess.Popen([str(x) for x in argv], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            argv = vbench_argv(cfg, srv[b].port, ["-q", "-n", 1_000_000_000, *args])
+            procs[b] = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         time.sleep(warmup)
         first = {b: e2e_sample(srv[b], conns[b], cmd) for b in order}
         time.sleep(window)
@@ -638,7 +647,7 @@ def sec_e2e(cfg, res):
     # flipping from one test to the next and from one round to the next. Running one build's 20
     # tests, then the other's, put ~25 s between the two runs of a test, and the machine's load
     # drifts over that time.
-    leans = []  # (padding, this round's Rust/C of CPU per request over all rows)
+    leans = collections.defaultdict(list)  # padding -> each of its rounds' Rust/C of CPU per request
     for rnd in range(rounds):
         srv = {}
         conns = {}
@@ -683,12 +692,11 @@ def sec_e2e(cfg, res):
                 s.stop()
         # The layout's own lean shows here: one binary pair per placement, two rounds each.
         lean = f"{math.exp(statistics.mean(cpu_logs)):.3f}" if cpu_logs else "-"
-        leans.append((pad, lean))
+        leans[pad].append(lean)
         log(f"e2e: round {rnd + 1}/{rounds} done (padding {pad}); CPU per request Rust/C, all rows: {lean}")
     with open(os.path.join(cfg.out, "meta.md"), "a") as f:
         f.write("- e2e: CPU per request, Rust/C of each round (geometric mean of its 20 rows), by code placement: " +
-                "; ".join(f"{p}: " + ", ".join(x for q, x in leans if q == p) for p in dict.fromkeys(q for q, _ in leans))
-                + "\n")
+                "; ".join(f"{p}: {', '.join(xs)}" for p, xs in leans.items()) + "\n")
 
 
 # ---------------------------------------------------------------- section: pubsub + memory
