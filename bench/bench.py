@@ -586,6 +586,9 @@ def e2e_together(cfg, srv, conns, order, args, cmd, warmup, window):
     """One test on both servers at once: a valkey-benchmark against each (both on the client
     CPU, both servers on the server CPU), then both servers' calls of cmd and main-thread CPU
     over the same window of time. Returns {build: (req/s, CPU ns per request)}."""
+    # The clients each server has besides the benchmark's (the pub/sub section's subscribers and
+    # idle clients), to wait for after the test.
+    before = {b: int(conns[b].info("clients")["connected_clients"]) for b in order}
     procs = {}
     try:
         for b in order:
@@ -612,7 +615,8 @@ def e2e_together(cfg, srv, conns, order, args, cmd, warmup, window):
         out[b] = ((n1 - n0) / (t1 - t0), (cpu1 - cpu0) / (n1 - n0))
     # The next test starts with both servers' benchmark clients gone.
     for b in order:
-        if wait_until(lambda c=conns[b]: int(c.info("clients")["connected_clients"]) <= 1, 30, 0.01) is None:
+        if wait_until(lambda c=conns[b], n=before[b]: int(c.info("clients")["connected_clients"]) <= n, 30,
+                      0.01) is None:
             raise RuntimeError(f"e2e: the {BUILD_LABEL[b]} server still has benchmark clients")
     return out
 
@@ -761,82 +765,140 @@ def settled_memory(c, window=6.0, interval=0.5, timeout=60):
     raise RuntimeError(f"used_memory did not settle within {timeout} s (last {last})")
 
 
+class PubsubData:
+    """The pub/sub section's data set loaded into one server: subscribers over the channels and
+    patterns, scripts, function libraries and idle clients. `c` is a control connection; `base`
+    and `loaded` are used_memory before and right after loading."""
+
+    def __init__(self, srv, nsub, channels, patterns, nscripts, nlibs, nidle):
+        self.subs, self.idle = None, []
+        self.c = srv.conn()
+        try:
+            c = self.c
+            self.run_id = c.info("server")["run_id"]
+            self.base = int(c.info("memory")["used_memory"])
+            self.subs = Subscribers(srv.port, nsub, channels, patterns)
+            ok = wait_until(lambda: c.cmd("PUBSUB", "NUMPAT") == patterns
+                            and len(c.cmd("PUBSUB", "CHANNELS", "chan:*")) == channels, 60, 0.02)
+            if ok is None:
+                raise RuntimeError("subscribers did not finish subscribing")
+            c.pipeline([("SCRIPT", "LOAD", f"return {i} + #KEYS") for i in range(nscripts)])
+            libs = []
+            for i in range(nlibs):
+                body = "".join(f"redis.register_function('f{i}_{j}', function(keys, args) return {j} end)\n"
+                               for j in range(5))
+                libs.append(("FUNCTION", "LOAD", f"#!lua name=lib{i}\n{body}"))
+            c.pipeline(libs)
+            self.idle = [Conn(srv.port) for _ in range(nidle)]
+            for ic in self.idle:
+                ic.cmd("PING")
+            self.loaded = int(c.info("memory")["used_memory"])
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self):
+        for ic in self.idle:
+            ic.close()
+        if self.subs:
+            self.subs.close()
+        self.c.close()
+
+
+def pubsub_memory(res, mem_row, b, rnd, srv, data):
+    """The memory rows of one server holding the pub/sub data set."""
+    # Right after loading, about half of used_memory is client I/O buffers sized for the
+    # SUBSCRIBE and LOAD traffic; clientsCron shrinks them within ~2 s (and only then computes
+    # mem_clients_normal). The data set is measured once they settled. (The control
+    # connection's own INFO replies do not move it: its reply buffer stays at its size.)
+    info = settled_memory(data.c)
+    used = int(info["used_memory"])
+    res.add("memory", mem_row, "bytes", "lower", b, rnd, used)
+    res.add("memory", "used_memory right after loading (client buffers not yet resized)", "bytes",
+            "lower-info", b, rnd, data.loaded)
+    res.add("memory", "used_memory growth over empty server, settled", "bytes", "lower-info", b, rnd,
+            used - data.base)
+    res.add("memory", "mem_clients_normal, settled", "bytes", "lower-info", b, rnd, int(info["mem_clients_normal"]))
+    res.add("memory", "used_memory - mem_clients_normal, settled", "bytes", "lower-info", b, rnd,
+            used - int(info["mem_clients_normal"]))
+    res.add("memory", "used_memory_scripts", "bytes", "lower-info", b, rnd, int(info.get("used_memory_scripts", 0)))
+    # The process's resident memory split the way the kernel counts it: private pages (heap,
+    # stacks) and pages mapped from files (the binary and its shared libraries, shared with
+    # every process that maps them through the page cache).
+    res.add("memory", "process RssAnon (private pages), data set loaded", "bytes", "lower-info", b, rnd,
+            srv.vm("RssAnon"))
+    res.add("memory", "process RssFile (binary and libraries, page cache)", "bytes", "lower-info", b, rnd,
+            srv.vm("RssFile"))
+
+
 def sec_pubsub(cfg, res):
     channels, patterns, nsub = (1000, 500, 10) if cfg.quick else (5000, 2000, 20)
     nscripts, nlibs, nidle = (200, 20, 50) if cfg.quick else (1000, 100, 200)
     npub1, npub16 = (5000, 20000) if cfg.quick else (100000, 500000)
+    sizes = (nsub, channels, patterns, nscripts, nlibs, nidle)
+    # BENCH_PUBSUB_TOGETHER (default on, with pinning): both builds' servers hold the data set at
+    # once and each PUBLISH test runs against both at the same time, as the e2e section does
+    # (e2e_together); one after the other, this section's four rows spread by +-10-20 % per build
+    # and none could be read either way.
+    together = bool(PIN_SERVER) and os.environ.get("BENCH_PUBSUB_TOGETHER", "1") != "0"
+    warmup, window = (0.2, 0.5) if cfg.quick else (0.5, 2.5)
+    how = (f"against both builds' servers at once (BENCH_PUBSUB_TOGETHER=0: one after the other), {warmup} s "
+           f"warm-up, then {window} s counted" if together else f"{npub1} (-P 1) / {npub16} (-P 16) requests")
     log(f"pubsub: {channels} channels, {patterns} patterns over {nsub} subscribers, {nscripts} scripts, "
-        f"{nlibs} function libraries x 5, {nidle} idle clients; PUBLISH {npub1} (-P 1) / {npub16} (-P 16)")
+        f"{nlibs} function libraries x 5, {nidle} idle clients; PUBLISH -c 50 unpipelined and with -P 16, {how}, "
+        f"{cfg.rounds} rounds")
+    if together:
+        with open(os.path.join(cfg.out, "paired-sections"), "a") as f:
+            f.write("pubsub\n")
     # The same random seed for both builds of a round (a new one each round): bench/same_seed.c.
     # Without it, two starts of one binary differ by up to ~800 bytes (hashtable child buckets).
     mem_row = ("used_memory, data set loaded, client buffers settled, same random seed in both builds"
                if cfg.same_seed else "used_memory, data set loaded, client buffers settled (random seeds)")
+
+    def publish_args(pipe):
+        return ["-c", 50, "-r", channels, "-P", pipe, "PUBLISH", "chan:__rand_int__", "hello"]
+
+    def add_publish(b, rnd, pipe, rps, cpu_per_req):
+        tag = f"PUBLISH, {channels} ch + {patterns} patterns -P {pipe}"
+        res.add("pubsub", tag, "req/s", "higher", b, rnd, rps)
+        res.add("pubsub", f"{tag}: server main-thread CPU", "ns/req", "lower-1pct", b, rnd, cpu_per_req)
+
     for rnd in range(cfg.rounds):
         env = ({"LD_PRELOAD": cfg.same_seed, "VALKEY_BENCH_SEED": f"valkey-rs-core bench round {rnd}"}
                if cfg.same_seed else None)
         run_ids = {}
-        for b in round_order(rnd):
-            srv = Server(cfg.tree[b], cfg.port, cfg.work, pin=True, env=env)
-            subs = None
-            idle = []
-            try:
-                c = srv.conn()
-                run_ids[b] = c.info("server")["run_id"]
-                base = int(c.info("memory")["used_memory"])
-                subs = Subscribers(srv.port, nsub, channels, patterns)
-                ok = wait_until(lambda: c.cmd("PUBSUB", "NUMPAT") == patterns
-                                and len(c.cmd("PUBSUB", "CHANNELS", "chan:*")) == channels, 60, 0.02)
-                if ok is None:
-                    raise RuntimeError("subscribers did not finish subscribing")
-                c.pipeline([("SCRIPT", "LOAD", f"return {i} + #KEYS") for i in range(nscripts)])
-                libs = []
-                for i in range(nlibs):
-                    body = "".join(f"redis.register_function('f{i}_{j}', function(keys, args) return {j} end)\n"
-                                   for j in range(5))
-                    libs.append(("FUNCTION", "LOAD", f"#!lua name=lib{i}\n{body}"))
-                c.pipeline(libs)
-                idle = [Conn(srv.port) for _ in range(nidle)]
-                for ic in idle:
-                    ic.cmd("PING")
-                loaded = int(c.info("memory")["used_memory"])
-                # Right after loading, about half of used_memory is client I/O buffers sized for
-                # the SUBSCRIBE and LOAD traffic; clientsCron shrinks them within ~2 s (and only
-                # then computes mem_clients_normal). The data set is measured once they settled.
-                # (c's own INFO replies do not move it: its reply buffer stays at its size.)
-                info = settled_memory(c)
-                res.add("memory", mem_row, "bytes", "lower", b, rnd, int(info["used_memory"]))
-                res.add("memory", "used_memory right after loading (client buffers not yet resized)", "bytes",
-                        "lower-info", b, rnd, loaded)
-                res.add("memory", "used_memory growth over empty server, settled", "bytes", "lower-info", b, rnd,
-                        int(info["used_memory"]) - base)
-                res.add("memory", "mem_clients_normal, settled", "bytes", "lower-info", b, rnd,
-                        int(info["mem_clients_normal"]))
-                res.add("memory", "used_memory - mem_clients_normal, settled", "bytes", "lower-info", b, rnd,
-                        int(info["used_memory"]) - int(info["mem_clients_normal"]))
-                res.add("memory", "used_memory_scripts", "bytes", "lower-info", b, rnd,
-                        int(info.get("used_memory_scripts", 0)))
-                # The process's resident memory split the way the kernel counts it: private
-                # pages (heap, stacks) and pages mapped from files (the binary and its shared
-                # libraries, shared with every process that maps them through the page cache).
-                res.add("memory", "process RssAnon (private pages), data set loaded", "bytes", "lower-info", b, rnd,
-                        srv.vm("RssAnon"))
-                res.add("memory", "process RssFile (binary and libraries, page cache)", "bytes", "lower-info", b,
-                        rnd, srv.vm("RssFile"))
-                for pipe, n in ((1, npub1), (16, npub16)):
-                    cpu0 = srv.thread_cpu_ns(MAIN_THREAD)
-                    r = valkey_benchmark(cfg, srv.port, ["-c", 50, "-n", n, "-r", channels, "-P", pipe,
-                                                         "PUBLISH", "chan:__rand_int__", "hello"])
-                    cpu = srv.thread_cpu_ns(MAIN_THREAD) - cpu0
-                    tag = f"PUBLISH, {channels} ch + {patterns} patterns -P {pipe}"
-                    res.add("pubsub", tag, "req/s", "higher", b, rnd, next(iter(r.values())))
-                    res.add("pubsub", f"{tag}: server main-thread CPU", "ns/req", "lower-1pct", b, rnd, cpu / n)
-                c.close()
-            finally:
-                for ic in idle:
-                    ic.close()
-                if subs:
-                    subs.close()
-                srv.stop()
+        srv, data = {}, {}
+        try:
+            if together:
+                # Which build starts first and takes the first port flips each round (slot_order).
+                for i, b in enumerate(slot_order(rnd)):
+                    srv[b] = Server(cfg.tree[b], cfg.port + i, cfg.work, pin=True, env=env)
+                    data[b] = PubsubData(srv[b], *sizes)
+                    run_ids[b] = data[b].run_id
+                for b in round_order(rnd):
+                    pubsub_memory(res, mem_row, b, rnd, srv[b], data[b])
+                for i, pipe in enumerate((1, 16)):
+                    got = e2e_together(cfg, srv, {b: d.c for b, d in data.items()}, round_order(rnd + i),
+                                       publish_args(pipe), "publish", warmup, window)
+                    for b in BUILDS:
+                        add_publish(b, rnd, pipe, *got[b])
+            else:
+                for b in round_order(rnd):
+                    srv[b] = Server(cfg.tree[b], cfg.port, cfg.work, pin=True, env=env)
+                    data[b] = PubsubData(srv[b], *sizes)
+                    run_ids[b] = data[b].run_id
+                    pubsub_memory(res, mem_row, b, rnd, srv[b], data[b])
+                    for pipe, n in ((1, npub1), (16, npub16)):
+                        cpu0 = srv[b].thread_cpu_ns(MAIN_THREAD)
+                        r = valkey_benchmark(cfg, srv[b].port, ["-n", n, *publish_args(pipe)])
+                        add_publish(b, rnd, pipe, next(iter(r.values())), (srv[b].thread_cpu_ns(MAIN_THREAD) - cpu0) / n)
+                    data.pop(b).close()
+                    srv.pop(b).stop()
+        finally:
+            for d in data.values():
+                d.close()
+            for s in srv.values():
+                s.stop()
         # The run id comes from the same seeded random bytes: equal ids show the shim took effect.
         if cfg.same_seed and run_ids["c"] != run_ids["rs"]:
             raise RuntimeError(f"{cfg.same_seed} did not give both builds the same seed (run ids {run_ids})")

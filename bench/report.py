@@ -105,6 +105,8 @@ PAIRED_HOW = {
     "e2e": ("Each test ran against both builds' servers at once, the two servers sharing one CPU and their "
             "valkey-benchmark clients the other, each server's requests and main-thread CPU counted over the same "
             "seconds (bench.py: BENCH_E2E_TOGETHER; req/s is each server's share of the shared CPU)"),
+    "pubsub": ("Each PUBLISH test ran against both builds' servers at once, each holding the same data set, as in "
+               "the e2e section (bench.py: BENCH_PUBSUB_TOGETHER; req/s is each server's share of the shared CPU)"),
     "lazyfree": ("Each round's large frees ran in lockstep, both builds' lazyfree workers sharing one CPU "
                  "(bench.py: BENCH_LAZYFREE_LOCKSTEP; the 1000-element UNLINKs one after the other, as before)"),
 }

@@ -22,6 +22,8 @@
 #                         both builds' at once, their lazyfree workers sharing one CPU
 #   BENCH_E2E_TOGETHER=0  the e2e section's valkey-benchmark runs one after the other instead of
 #                         against both builds' servers at once, counted over the same seconds
+#   BENCH_PUBSUB_TOGETHER=0 the pub/sub section's PUBLISH runs one after the other instead of
+#                         against both builds' servers at once, each holding the data set
 #   BENCH_LINK_ORDERS=0   the servers' three relinks (e2e and lazyfree placements) keep the objects
 #                         in make's order, padded only, instead of also in three seeded orders
 #   BENCH_PROFILE=0       skip the callgrind instruction counts of the dict phases (needs valgrind)
