@@ -838,8 +838,8 @@ def sec_pubsub(cfg, res):
     sizes = (nsub, channels, patterns, nscripts, nlibs, nidle)
     # BENCH_PUBSUB_TOGETHER (default on, with pinning): both builds' servers hold the data set at
     # once and each PUBLISH test runs against both at the same time, as the e2e section does
-    # (e2e_together); one after the other, this section's four rows spread by +-10-20 % per build
-    # and none could be read either way.
+    # (e2e_together); one after the other, the four rows were all open in a full run (0.922
+    # [0.798, 1.066] together, 2026-12-04), each build's runs meeting a different machine.
     together = bool(PIN_SERVER) and os.environ.get("BENCH_PUBSUB_TOGETHER", "1") != "0"
     warmup, window = (0.2, 0.5) if cfg.quick else (0.5, 2.5)
     how = (f"against both builds' servers at once (BENCH_PUBSUB_TOGETHER=0: one after the other), {warmup} s "
@@ -894,7 +894,8 @@ def sec_pubsub(cfg, res):
                     for pipe, n in ((1, npub1), (16, npub16)):
                         cpu0 = srv[b].thread_cpu_ns(MAIN_THREAD)
                         r = valkey_benchmark(cfg, srv[b].port, ["-n", n, *publish_args(pipe)])
-                        add_publish(b, rnd, pipe, next(iter(r.values())), (srv[b].thread_cpu_ns(MAIN_THREAD) - cpu0) / n)
+                        cpu = srv[b].thread_cpu_ns(MAIN_THREAD) - cpu0
+                        add_publish(b, rnd, pipe, next(iter(r.values())), cpu / n)
                     data.pop(b).close()
                     srv.pop(b).stop()
         finally:
