@@ -340,6 +340,13 @@ def wait_until(pred, timeout, interval=0.001):
         time.sleep(min(interval, 0.0001) if waited < 0.02 else interval)
 
 
+def mark_paired(cfg, *sections):
+    """Tells report.py that these sections' two builds ran side by side round by round: their
+    rows' Rust/C is then the median of the rounds' own ratios (OUT_DIR/paired-sections)."""
+    with open(os.path.join(cfg.out, "paired-sections"), "a") as f:
+        f.write("".join(f"{name}\n" for name in sections))
+
+
 def vbench_argv(cfg, port, args):
     """The C build's valkey-benchmark against port, on the client CPU."""
     return PIN_CLIENT + [cfg.vbench, "-h", "127.0.0.1", "-p", str(port), *map(str, args)]
@@ -484,8 +491,7 @@ def sec_dict(cfg, res):
                     else "each round's builds run one after the other"))
     if lockstep:
         # report.py: the rows' Rust/C is then the median of the rounds' own Rust/C.
-        with open(os.path.join(cfg.out, "paired-sections"), "a") as f:
-            f.write("dict\n" + ("dict-lto\n" if any(b == "rs_inline" for _, b in runs) else ""))
+        mark_paired(cfg, "dict", *(["dict-lto"] if any(b == "rs_inline" for _, b in runs) else []))
     for rnd in range(rounds):
         order = runs if rnd % 2 == 0 else runs[::-1]
         pad = placement(pads, rnd)
@@ -543,8 +549,7 @@ def sec_gtest(cfg, res):
                      "meeting at every phase's end (BENCH_GTEST_LOCKSTEP=0: one after the other)" if lockstep
                      else "each round's builds run one after the other"))
     if lockstep:
-        with open(os.path.join(cfg.out, "paired-sections"), "a") as f:
-            f.write("gtest\n" + ("gtest-stock\n" if len(used) > 1 else ""))
+        mark_paired(cfg, "gtest", *(["gtest-stock"] if len(used) > 1 else []))
     for rnd in range(rounds):
         pad = placement(pads, rnd)
         cmds = [(b, [relinked(bins[b], pad), *args]) for b in round_order(rnd)]
@@ -582,10 +587,24 @@ def e2e_sample(srv, conn, cmd):
     return (t0 + t1) / 2, cmdstat_field(info, cmd, "calls") or 0, srv.thread_cpu_ns(MAIN_THREAD)
 
 
-def e2e_together(cfg, srv, conns, order, args, cmd, warmup, window):
+def benchmark_alone(cfg, srv, n, args):
+    """n requests of one valkey-benchmark against one server, the other idle: (req/s as the
+    client counted it, the server's main-thread CPU ns per request)."""
+    cpu0 = srv.thread_cpu_ns(MAIN_THREAD)
+    r = valkey_benchmark(cfg, srv.port, ["-n", n, *args])
+    return next(iter(r.values())), (srv.thread_cpu_ns(MAIN_THREAD) - cpu0) / n
+
+
+def together_window(cfg):
+    """(warm-up, counted) seconds of each test that runs against both servers at once."""
+    return (0.2, 0.5) if cfg.quick else (0.5, 2.5)
+
+
+def e2e_together(cfg, srv, conns, order, args, cmd):
     """One test on both servers at once: a valkey-benchmark against each (both on the client
     CPU, both servers on the server CPU), then both servers' calls of cmd and main-thread CPU
-    over the same window of time. Returns {build: (req/s, CPU ns per request)}."""
+    over the same window of time (together_window). Returns {build: (req/s, CPU ns per request)}."""
+    warmup, window = together_window(cfg)
     # The clients each server has besides the benchmark's (the pub/sub section's subscribers and
     # idle clients), to wait for after the test.
     before = {b: int(conns[b].info("clients")["connected_clients"]) for b in order}
@@ -601,7 +620,7 @@ def e2e_together(cfg, srv, conns, order, args, cmd, warmup, window):
         last = {b: e2e_sample(srv[b], conns[b], cmd) for b in order}
         for b, p in procs.items():
             if p.poll() is not None:
-                raise RuntimeError(f"valkey-benchmark against the {BUILD_LABEL[b]} server ended inside the "
+                raise RuntimeError(f"{cmd}: valkey-benchmark against the {BUILD_LABEL[b]} server ended inside the "
                                    f"window (rc {p.returncode}): {p.stderr.read().decode(errors='replace')}")
     finally:
         for p in procs.values():
@@ -611,13 +630,13 @@ def e2e_together(cfg, srv, conns, order, args, cmd, warmup, window):
     for b in order:
         (t0, n0, cpu0), (t1, n1, cpu1) = first[b], last[b]
         if n1 <= n0:
-            raise RuntimeError(f"e2e: no {cmd} calls on the {BUILD_LABEL[b]} server inside the window")
+            raise RuntimeError(f"{cmd}: no calls on the {BUILD_LABEL[b]} server inside the window")
         out[b] = ((n1 - n0) / (t1 - t0), (cpu1 - cpu0) / (n1 - n0))
     # The next test starts with both servers' benchmark clients gone.
     for b in order:
         if wait_until(lambda c=conns[b], n=before[b]: int(c.info("clients")["connected_clients"]) <= n, 30,
                       0.01) is None:
-            raise RuntimeError(f"e2e: the {BUILD_LABEL[b]} server still has benchmark clients")
+            raise RuntimeError(f"{cmd}: the {BUILD_LABEL[b]} server still has benchmark clients")
     return out
 
 
@@ -630,7 +649,7 @@ def sec_e2e(cfg, res):
     # runs met a machine whose speed moves by several % from one second to the next (the rows'
     # spreads were +-8-34 %); together, both meet the same one, as in the dict section's lockstep.
     together = bool(PIN_SERVER) and os.environ.get("BENCH_E2E_TOGETHER", "1") != "0"
-    warmup, window = (0.2, 0.5) if cfg.quick else (0.5, 2.5)
+    warmup, window = together_window(cfg)
     # Code placement, as in the dict and gtest sections: each pair of rounds (one per slot order)
     # runs the servers relinked with the next padding (link-placements.sh), both builds alike.
     # The rows taken together moved by about 1 % from one placement to another (bench/README.md).
@@ -641,8 +660,7 @@ def sec_e2e(cfg, res):
         log(f"e2e: valkey-benchmark -c 50 -r 100000, unpipelined and with -P 16, against both builds' servers "
             f"at once (BENCH_E2E_TOGETHER=0: one after the other), {warmup} s warm-up, then {window} s counted, "
             f"{rounds} rounds")
-        with open(os.path.join(cfg.out, "paired-sections"), "a") as f:
-            f.write("e2e\ne2e-cpu\n")
+        mark_paired(cfg, "e2e", "e2e-cpu")
     else:
         log(f"e2e: valkey-benchmark -c 50 -r 100000, {n1} requests unpipelined, {n16} with -P 16, {rounds} rounds")
     note_placements(cfg, "e2e", "valkey-server", rounds, pads)
@@ -677,13 +695,9 @@ def sec_e2e(cfg, res):
             for i, (pipe, n, name, args) in enumerate(runs):
                 common = ["-c", 50, "-r", 100000, "-P", pipe, *args]
                 if together:
-                    got = e2e_together(cfg, srv, conns, round_order(rnd + i), common, name.lower(), warmup, window)
+                    got = e2e_together(cfg, srv, conns, round_order(rnd + i), common, name.lower())
                 else:
-                    got = {}
-                    for b in round_order(rnd + i):
-                        cpu0 = srv[b].thread_cpu_ns(MAIN_THREAD)
-                        r = valkey_benchmark(cfg, srv[b].port, ["-n", n, *common])
-                        got[b] = (next(iter(r.values())), (srv[b].thread_cpu_ns(MAIN_THREAD) - cpu0) / n)
+                    got = {b: benchmark_alone(cfg, srv[b], n, common) for b in round_order(rnd + i)}
                 for b in BUILDS:
                     res.add("e2e", f"{name} -P {pipe}", "req/s", "higher", b, rnd, got[b][0])
                     res.add("e2e-cpu", f"{name} -P {pipe}", "ns/req", "lower-1pct", b, rnd, got[b][1])
@@ -841,15 +855,14 @@ def sec_pubsub(cfg, res):
     # (e2e_together); one after the other, the four rows were all open in a full run (0.922
     # [0.798, 1.066] together, 2026-12-04), each build's runs meeting a different machine.
     together = bool(PIN_SERVER) and os.environ.get("BENCH_PUBSUB_TOGETHER", "1") != "0"
-    warmup, window = (0.2, 0.5) if cfg.quick else (0.5, 2.5)
+    warmup, window = together_window(cfg)
     how = (f"against both builds' servers at once (BENCH_PUBSUB_TOGETHER=0: one after the other), {warmup} s "
            f"warm-up, then {window} s counted" if together else f"{npub1} (-P 1) / {npub16} (-P 16) requests")
     log(f"pubsub: {channels} channels, {patterns} patterns over {nsub} subscribers, {nscripts} scripts, "
         f"{nlibs} function libraries x 5, {nidle} idle clients; PUBLISH -c 50 unpipelined and with -P 16, {how}, "
         f"{cfg.rounds} rounds")
     if together:
-        with open(os.path.join(cfg.out, "paired-sections"), "a") as f:
-            f.write("pubsub\n")
+        mark_paired(cfg, "pubsub")
     # The same random seed for both builds of a round (a new one each round): bench/same_seed.c.
     # Without it, two starts of one binary differ by up to ~800 bytes (hashtable child buckets).
     mem_row = ("used_memory, data set loaded, client buffers settled, same random seed in both builds"
@@ -882,7 +895,7 @@ def sec_pubsub(cfg, res):
                     pubsub_memory(res, mem_row, b, rnd, srv[b], data[b])
                 for i, pipe in enumerate((1, 16)):
                     got = e2e_together(cfg, srv, {b: d.c for b, d in data.items()}, round_order(rnd + i),
-                                       publish_args(pipe), "publish", warmup, window)
+                                       publish_args(pipe), "publish")
                     for b in BUILDS:
                         add_publish(b, rnd, pipe, *got[b])
             else:
@@ -892,10 +905,7 @@ def sec_pubsub(cfg, res):
                     run_ids[b] = data[b].run_id
                     pubsub_memory(res, mem_row, b, rnd, srv[b], data[b])
                     for pipe, n in ((1, npub1), (16, npub16)):
-                        cpu0 = srv[b].thread_cpu_ns(MAIN_THREAD)
-                        r = valkey_benchmark(cfg, srv[b].port, ["-n", n, *publish_args(pipe)])
-                        cpu = srv[b].thread_cpu_ns(MAIN_THREAD) - cpu0
-                        add_publish(b, rnd, pipe, next(iter(r.values())), cpu / n)
+                        add_publish(b, rnd, pipe, *benchmark_alone(cfg, srv[b], n, publish_args(pipe)))
                     data.pop(b).close()
                     srv.pop(b).stop()
         finally:
@@ -1255,8 +1265,7 @@ def sec_lazyfree(cfg, res, unlinks=3, small_repeats=25):
            "(BENCH_LAZYFREE_LOCKSTEP=0: one after the other)" if lockstep else
            "the builds alternating step by step"))
     if lockstep:
-        with open(os.path.join(cfg.out, "paired-sections"), "a") as f:
-            f.write("lazyfree\n")
+        mark_paired(cfg, "lazyfree")
     if len(pads) > 1:
         note_placements(cfg, "lazyfree", "valkey-server", rounds, pads)
     everywhere = os.sched_getaffinity(0)

@@ -52,6 +52,8 @@ if [ "$(printf '%s\n' "$link" | grep -c .)" != 1 ]; then
     exit 1
 fi
 
+orders=${LINK_ORDERS:-0}
+
 # The link command with its objects (not the archives) in the order drawn from seed $1.
 reordered() {
     local seed=$1 t objs=() sorted
@@ -76,7 +78,7 @@ for pad in 16 32 48; do
     mkdir -p "${outdir}_p$pad"
     # eval re-splits the command: quote the two paths put into it.
     cmd=$link
-    if [ "${LINK_ORDERS:-0}" = 1 ]; then
+    if [ "$orders" = 1 ]; then
         cmd=$(reordered "$pad")
         [ "$cmd" != "$link" ] || { echo "link-placements: the objects of the link command were not reordered" >&2; exit 1; }
     fi
@@ -84,11 +86,11 @@ for pad in 16 32 48; do
     (cd "$dir" && eval "$cmd")
     # The padding must have moved the code after it by exactly that much (in the same order).
     moved=$(nm "$out" | awk -v s="$sym" '$3 == s {print $1}')
-    if [ "${LINK_ORDERS:-0}" = 1 ]; then
+    if [ "$orders" = 1 ]; then
         [ -n "$moved" ] || { echo "link-placements: $out has no $sym" >&2; exit 1; }
     elif [ -z "$base" ] || [ -z "$moved" ] || [ $((16#$moved - 16#$base)) != "$pad" ]; then
         echo "link-placements: $out: $sym at 0x$moved, unpadded at 0x$base: not moved by $pad" >&2
         exit 1
     fi
 done
-echo "link-placements: linked ${outdir}_p{16,32,48}/$target from $dir$([ "${LINK_ORDERS:-0}" = 1 ] && echo ", objects reordered")" >&2
+echo "link-placements: linked ${outdir}_p{16,32,48}/$target from $dir$([ "$orders" = 1 ] && echo ", objects reordered")" >&2
