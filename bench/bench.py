@@ -417,6 +417,13 @@ def relinked(path, pad):
     return path if pad == 0 else os.path.join(f"{os.path.dirname(path)}_p{pad}", os.path.basename(path))
 
 
+def lockstep_slice():
+    """The lockstep slice as the logs state it: bench/lockstep.h's 2 ms of CPU time, or
+    VALKEY_BENCH_SLICE_US; the kernel's tick rounds it up (4 ms for 2 ms at HZ=250)."""
+    us = os.environ.get("VALKEY_BENCH_SLICE_US", "")
+    return (f"{int(us)} us" if us.isdigit() and int(us) > 0 else "2 ms") + " of CPU time (at least one kernel tick)"
+
+
 def run_lockstep(cmds, timeout=1200, shim=None, cwd=None):
     """Runs one command, or two in lockstep: joined by two pipes, the two processes hand each
     other the CPU every slice of each timed phase, the first command's first. The pipes reach
@@ -486,8 +493,9 @@ def sec_dict(cfg, res):
             runs.append(("dict-lto", "rs_inline"))
     log(f"dict: rounds rotate over code placements padded by {pads} bytes")
     lockstep = os.environ.get("BENCH_DICT_LOCKSTEP", "1") != "0"
-    log("dict: " + ("each round's two builds run in lockstep on one CPU, taking turns every 2 ms of CPU time "
-                    "inside each timed phase (BENCH_DICT_LOCKSTEP=0: one after the other)" if lockstep
+    log("dict: " + ("each round's two builds run in lockstep on one CPU, taking turns every "
+                    f"{lockstep_slice()} inside each timed phase "
+                    "(BENCH_DICT_LOCKSTEP=0: one after the other)" if lockstep
                     else "each round's builds run one after the other"))
     if lockstep:
         # report.py: the rows' Rust/C is then the median of the rounds' own Rust/C.
@@ -545,8 +553,9 @@ def sec_gtest(cfg, res):
     # Lockstep, as the dict section's: the test times its phases by wall clock, so the shim
     # (bench/lockstep_preload.c) both hands the CPU over and keeps the handovers off that clock.
     lockstep = bool(cfg.lockstep_shim) and os.environ.get("BENCH_GTEST_LOCKSTEP", "1") != "0"
-    log("gtest: " + ("each round's two builds run in lockstep on one CPU, taking turns every 2 ms of CPU time, "
-                     "meeting at every phase's end (BENCH_GTEST_LOCKSTEP=0: one after the other)" if lockstep
+    log("gtest: " + ("each round's two builds run in lockstep on one CPU, taking turns every "
+                     f"{lockstep_slice()}, meeting at every phase's end "
+                     "(BENCH_GTEST_LOCKSTEP=0: one after the other)" if lockstep
                      else "each round's builds run one after the other"))
     if lockstep:
         mark_paired(cfg, "gtest", *(["gtest-stock"] if len(used) > 1 else []))

@@ -128,7 +128,8 @@ static void report_ns(const char *phase, uint64_t elapsed_ns, uint64_t ops) {
  * beside our CPU), so two builds timed one after the other, seconds apart, often
  * meet different conditions: that, not the dicts, made most of the rows' +-10-70 %
  * spread. With -l the two builds' processes share one CPU and hand it to each
- * other every LOCKSTEP_SLICE_US of CPU time inside each timed phase, so both
+ * other every LOCKSTEP_SLICE_US of CPU time (rounded up to the kernel's tick; the
+ * environment's VALKEY_BENCH_SLICE_US overrides it) inside each timed phase, so both
  * sample the same stretches of time. The handover runs in a SIGPROF handler (no
  * change to the timed loops); the CPU time it takes is left out of the phase's
  * time (lockstep_excluded), the kernel's signal delivery (a few microseconds per
@@ -152,7 +153,7 @@ static void phase_start(void) {
     if (lock_in >= 0) {
         lock_segment_start();
         lockstep_excluded = 0; /* the phase's clock starts after this */
-        lock_timer(LOCKSTEP_SLICE_US);
+        lock_timer(lock_slice_us);
     }
 #ifdef HAVE_CALLGRIND
     CALLGRIND_ZERO_STATS;

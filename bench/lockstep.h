@@ -19,6 +19,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -82,6 +83,12 @@ static void lock_slice_end(int sig) {
     errno = saved;
 }
 
+/* The slice: LOCKSTEP_SLICE_US, or VALKEY_BENCH_SLICE_US (microseconds) from the environment
+ * for experiments with the slice length. ITIMER_PROF expires on the kernel's scheduler tick,
+ * so a slice is at least one tick: with HZ=250, 4 ms for 2000 (bench/README.md, "str-find-linear
+ * against a common peer"). */
+static long lock_slice_us = LOCKSTEP_SLICE_US;
+
 static void lock_timer(long us) {
     struct itimerval it = {{0, us}, {0, us}};
     setitimer(ITIMER_PROF, &it, NULL);
@@ -90,6 +97,8 @@ static void lock_timer(long us) {
 /* Parses IN_FD,OUT_FD,FIRST and installs the handler; 0 when arg is malformed. */
 static int lock_setup(const char *arg) {
     if (sscanf(arg, "%d,%d,%d", &lock_in, &lock_out, &lock_first) != 3 || lock_in < 0 || lock_out < 0) return 0;
+    const char *slice = getenv("VALKEY_BENCH_SLICE_US");
+    if (slice != NULL && atol(slice) > 0) lock_slice_us = atol(slice);
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = lock_slice_end;

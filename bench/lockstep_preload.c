@@ -7,7 +7,8 @@
  * VALKEY_BENCH_LOCKSTEP=IN_FD,OUT_FD,FIRST (two pipes to the peer, bench.py's). Unset or
  * empty: every intercepted call goes straight to libc and nothing else changes.
  *
- * - Slices: a SIGPROF timer (ITIMER_PROF, LOCKSTEP_SLICE_US of the process's CPU time)
+ * - Slices: a SIGPROF timer (ITIMER_PROF, LOCKSTEP_SLICE_US of the process's CPU time, or
+ *   VALKEY_BENCH_SLICE_US; at least one kernel tick)
  *   hands the CPU to the peer from a signal handler and waits for its turn back, so the
  *   test's loops are unchanged.
  * - Clock: the test times a phase by wall clock (testOnlyTimeInMilliseconds: dict.c's
@@ -48,7 +49,7 @@ static uint64_t lockstep_clock_ns(void) {
 /* A segment's start; the wait for the first turn stays off the wall clock. */
 static void segment_start(void) {
     lock_segment_start();
-    lock_timer(LOCKSTEP_SLICE_US);
+    lock_timer(lock_slice_us);
 }
 
 static void resolve(void) {
