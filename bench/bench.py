@@ -417,11 +417,18 @@ def relinked(path, pad):
     return path if pad == 0 else os.path.join(f"{os.path.dirname(path)}_p{pad}", os.path.basename(path))
 
 
+def slice_override():
+    """VALKEY_BENCH_SLICE_US as bench/lockstep.h takes it (digits only, above 0), or None: the
+    lockstep processes read it from the environment they inherit."""
+    us = os.environ.get("VALKEY_BENCH_SLICE_US", "")
+    return int(us) if re.fullmatch(r"[0-9]+", us) and int(us) > 0 else None
+
+
 def lockstep_slice():
     """The lockstep slice as the logs state it: bench/lockstep.h's 2 ms of CPU time, or
     VALKEY_BENCH_SLICE_US; the kernel's tick rounds it up (4 ms for 2 ms at HZ=250)."""
-    us = os.environ.get("VALKEY_BENCH_SLICE_US", "")
-    return (f"{int(us)} us" if us.isdigit() and int(us) > 0 else "2 ms") + " of CPU time (at least one kernel tick)"
+    us = slice_override()
+    return (f"{us} us" if us else "2 ms") + " of CPU time (at least one kernel tick)"
 
 
 def run_lockstep(cmds, timeout=1200, shim=None, cwd=None):
@@ -1400,6 +1407,9 @@ def main():
     log(f"CPU pinning: {pin}")
     with open(os.path.join(cfg.out, "meta.md"), "a") as f:
         f.write(f"- CPU pinning: {pin}\n")
+        if slice_override():
+            f.write(f"- lockstep slices: VALKEY_BENCH_SLICE_US={slice_override()} us of CPU time (default 2000; "
+                    "at least one kernel tick)\n")
         if "dict" in cfg.sections.split(","):
             f.write(f"- dict microbenchmark: {cfg.dict_rounds} rounds per build, two rounds each on the harness "
                     f"padded by {', '.join(map(str, PADS))} bytes in turn (code placements)\n")

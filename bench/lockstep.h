@@ -101,7 +101,7 @@ static int lock_setup(const char *arg) {
     const char *slice = getenv("VALKEY_BENCH_SLICE_US");
     if (slice != NULL && *slice >= '0' && *slice <= '9') {
         /* Only digits, a positive number of microseconds; anything else keeps the default,
-         * as bench.py's log and run.sh's meta.md assume. */
+         * as bench.py's slice_override() assumes. */
         char *end;
         long us = strtol(slice, &end, 10);
         if (*end == '\0' && us > 0) lock_slice_us = us;

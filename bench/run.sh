@@ -200,12 +200,6 @@ load_before=$(cut -d' ' -f1-3 /proc/loadavg)
         echo "- Rust build: $rs_tree (USE_RUST_CORE=yes; last change to the crate/patch: $rs_git); C build: $c_tree; valkey-benchmark: the C build's; binaries snapshotted to $snap at start"
     fi
     echo "- lazyfree in the Rust build: $lazyfree_impl"
-    # bench/lockstep.h takes only a whole positive number; anything else leaves the default.
-    case ${VALKEY_BENCH_SLICE_US:-} in
-        '' | *[!0-9]*) ;;
-        *) [ $((10#$VALKEY_BENCH_SLICE_US)) -eq 0 ] ||
-            echo "- lockstep slices: VALKEY_BENCH_SLICE_US=$VALKEY_BENCH_SLICE_US µs of CPU time (default 2000; at least one kernel tick)" ;;
-    esac
     [ "$control" = 0 ] || echo "- **CONTROL RUN (A/A): both columns are the C build** ($c_tree, two copies of its binaries; the dict section runs the C harness on both sides). Every ratio here is machine noise; a MISSED row is a miss that the noise alone produces."
 } >"$out/meta.md"
 cat "$out/meta.md"
