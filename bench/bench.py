@@ -501,7 +501,8 @@ def sec_dict(cfg, res):
     log(f"dict: rounds rotate over code placements padded by {pads} bytes")
     lockstep = os.environ.get("BENCH_DICT_LOCKSTEP", "1") != "0"
     log("dict: " + ("each round's two builds run in lockstep on one CPU, taking turns every "
-                    f"{lockstep_slice()} inside each timed phase "
+                    f"{lockstep_slice()} inside each timed phase, in the loops over the big dicts "
+                    "every so many operations (dict_bench.c: op_turn) "
                     "(BENCH_DICT_LOCKSTEP=0: one after the other)" if lockstep
                     else "each round's builds run one after the other"))
     if lockstep:

@@ -133,10 +133,13 @@ static void report_ns(const char *phase, uint64_t elapsed_ns, uint64_t ops) {
  * sample the same stretches of time. The handover runs in a SIGPROF handler (no
  * change to the timed loops); the CPU time it takes is left out of the phase's
  * time (lockstep_excluded), the kernel's signal delivery (a few microseconds per
- * slice, the same in both builds) is not. Outside the phases both run freely.
+ * slice, the same in both builds) is not. The loops over the big dicts hand over
+ * after a number of operations instead (see op_turn()). Outside the phases both run
+ * freely.
  *
  * The protocol and the handler are bench/lockstep.h's (shared with the gtest
- * section's bench/lockstep_preload.c); a segment here is one timed phase. */
+ * section's bench/lockstep_preload.c); a segment here is one timed phase, or the
+ * release phase's build. */
 #define LOCKSTEP_NAME "dict_bench"
 #include "lockstep.h"
 
@@ -149,19 +152,67 @@ static void lockstep_init(const char *arg) {
     }
 }
 
-static void phase_start(void) {
+/* Turns by operations, for the loops over the big dicts. Where one build runs a phase faster,
+ * turns of CPU time let it finish first, and the other finishes the phase alone; how far
+ * each process had got, and which pages each had faulted in meanwhile, then moved the
+ * phases after it. str-find-linear ran 2-4 % slower in whichever process had built its
+ * dict or run the lookups before it faster, a C binary whose adds were slowed by a spin
+ * included, and its peer as much faster (bench/README.md, "Turns by operations"). So these
+ * loops call op_turn() after each operation and hand over every so many operations: both
+ * processes go through the phase at one rhythm, whatever each build's speed, and each
+ * side's time is still its own CPU time. The counts make a turn about one slice at the C
+ * build's pace here (1-5 ms; with BENCH_QUICK's 100,000 entries the iterate loops run in one
+ * turn). The release phase (one dictRelease call) and the small-dict phases, which stay in
+ * cache, keep the timer. */
+#define TURN_OPS 16384        /* add, find, random, delete: 100-300 ns per operation */
+#define TURN_OPS_SCAN 50000   /* scan: ~85 ns per bucket step */
+#define TURN_OPS_WALK 200000  /* iterate, iter-safe: ~20 ns per entry */
+static long turn_ops, turn_left;
+
+static inline void op_turn(void) {
+    if (turn_ops != 0 && --turn_left == 0) {
+        turn_left = turn_ops;
+        lock_slice_end(0);
+    }
+}
+
+/* ops_per_turn 0: turns of lock_slice_us CPU time (the SIGPROF timer); otherwise the loop
+ * calls op_turn() after each operation. */
+static void phase_start_turns(long ops_per_turn) {
     if (lock_in >= 0) {
         lock_segment_start();
         lockstep_excluded = 0; /* the phase's clock starts after this */
-        lock_timer(lock_slice_us);
+        if (ops_per_turn != 0) {
+            turn_ops = turn_left = ops_per_turn;
+        } else {
+            lock_timer(lock_slice_us);
+        }
     }
 #ifdef HAVE_CALLGRIND
     CALLGRIND_ZERO_STATS;
 #endif
 }
-#define PHASE_START() phase_start()
+#define PHASE_START() phase_start_turns(0)
+#define PHASE_START_OPS(ops) phase_start_turns(ops)
+
+/* An untimed build (the release phase's full dict) in turns by inserts, for the same reason:
+ * its pages are freed by the release and reused by the dicts after it. */
+static void untimed_build_start(void) {
+    if (lock_in >= 0) {
+        lock_segment_start();
+        turn_ops = turn_left = TURN_OPS;
+    }
+}
+
+static void untimed_build_end(void) {
+    if (lock_in >= 0) {
+        turn_ops = 0;
+        lock_segment_end();
+    }
+}
 
 static uint64_t phase_stop(const char *phase, uint64_t t0) {
+    turn_ops = 0;
     if (lock_in >= 0) lock_timer(0); /* before the clock: no handover after it is read */
     uint64_t elapsed = now_ns() - t0 - lockstep_excluded;
     if (lock_in >= 0) lock_segment_end();
@@ -286,13 +337,14 @@ static void bench_big(int strings, size_t n) {
 
     size_t mem0 = zmalloc_used_memory();
     dict *d = dictCreate(ks.type);
-    PHASE_START();
-        t0 = now_ns();
+    PHASE_START_OPS(TURN_OPS);
+    t0 = now_ns();
     for (size_t i = 0; i < n; i++) {
         if (dictAdd(d, ks.keys[i], (void *)(uintptr_t)i) != DICT_OK) {
             fprintf(stderr, "dictAdd failed\n");
             exit(1);
         }
+        op_turn();
     }
     snprintf(phase, sizeof(phase), "%s-add", ks.name);
     uint64_t add_ns = phase_stop(phase, t0);
@@ -304,11 +356,12 @@ static void bench_big(int strings, size_t n) {
     snprintf(phase, sizeof(phase), "%s-find-hit", ks.name);
     if (want(phase)) {
         uintptr_t acc = 0;
-        PHASE_START();
+        PHASE_START_OPS(TURN_OPS);
         t0 = now_ns();
         for (size_t i = 0; i < n; i++) {
             dictEntry *de = dictFind(d, ks.keys[order[i]]);
             acc += (uintptr_t)dictGetVal(de);
+            op_turn();
         }
         report_ns(phase, phase_stop(phase, t0), n);
         if (acc != (uintptr_t)((uint64_t)n * (n - 1) / 2)) {
@@ -320,9 +373,12 @@ static void bench_big(int strings, size_t n) {
     snprintf(phase, sizeof(phase), "%s-find-miss", ks.name);
     if (want(phase)) {
         size_t found = 0;
-        PHASE_START();
+        PHASE_START_OPS(TURN_OPS);
         t0 = now_ns();
-        for (size_t i = 0; i < n; i++) found += dictFind(d, ks.misses[order[i]]) != NULL;
+        for (size_t i = 0; i < n; i++) {
+            found += dictFind(d, ks.misses[order[i]]) != NULL;
+            op_turn();
+        }
         report_ns(phase, phase_stop(phase, t0), n);
         if (found) {
             fprintf(stderr, "find-miss: found absent keys\n");
@@ -335,12 +391,13 @@ static void bench_big(int strings, size_t n) {
     snprintf(phase, sizeof(phase), "%s-find-linear", ks.name);
     if (strings && want(phase)) {
         size_t found = 0;
-        PHASE_START();
+        PHASE_START_OPS(TURN_OPS);
         t0 = now_ns();
         for (size_t i = 0; i < n; i++) {
             char *key = zstrdup(ks.keys[i]);
             found += dictFind(d, key) != NULL;
             zfree(key);
+            op_turn();
         }
         report_ns(phase, phase_stop(phase, t0), n);
         if (found != n) {
@@ -352,9 +409,12 @@ static void bench_big(int strings, size_t n) {
     snprintf(phase, sizeof(phase), "%s-random", ks.name);
     if (want(phase)) {
         uintptr_t acc = 0;
-        PHASE_START();
+        PHASE_START_OPS(TURN_OPS);
         t0 = now_ns();
-        for (size_t i = 0; i < n; i++) acc += (uintptr_t)dictGetKey(dictGetRandomKey(d));
+        for (size_t i = 0; i < n; i++) {
+            acc += (uintptr_t)dictGetKey(dictGetRandomKey(d));
+            op_turn();
+        }
         report_ns(phase, phase_stop(phase, t0), n);
         sink = acc;
     }
@@ -364,10 +424,13 @@ static void bench_big(int strings, size_t n) {
         dictIterator it;
         dictEntry *de;
         size_t cnt = 0;
-        PHASE_START();
+        PHASE_START_OPS(TURN_OPS_WALK);
         t0 = now_ns();
         dictInitIterator(&it, d);
-        while ((de = dictNext(&it)) != NULL) cnt++;
+        while ((de = dictNext(&it)) != NULL) {
+            cnt++;
+            op_turn();
+        }
         dictResetIterator(&it);
         report_ns(phase, phase_stop(phase, t0), n);
         if (cnt != n) {
@@ -381,10 +444,13 @@ static void bench_big(int strings, size_t n) {
         dictIterator *it;
         dictEntry *de;
         size_t cnt = 0;
-        PHASE_START();
+        PHASE_START_OPS(TURN_OPS_WALK);
         t0 = now_ns();
         it = dictGetSafeIterator(d);
-        while ((de = dictNext(it)) != NULL) cnt++;
+        while ((de = dictNext(it)) != NULL) {
+            cnt++;
+            op_turn();
+        }
         dictReleaseIterator(it);
         report_ns(phase, phase_stop(phase, t0), n);
         if (cnt != n) {
@@ -397,10 +463,11 @@ static void bench_big(int strings, size_t n) {
     if (want(phase)) {
         size_t cnt = 0;
         unsigned long cursor = 0;
-        PHASE_START();
+        PHASE_START_OPS(TURN_OPS_SCAN);
         t0 = now_ns();
         do {
             cursor = dictScan(d, cursor, scan_cb, &cnt);
+            op_turn();
         } while (cursor != 0);
         report_ns(phase, phase_stop(phase, t0), n);
         if (cnt != n) {
@@ -411,13 +478,14 @@ static void bench_big(int strings, size_t n) {
 
     snprintf(phase, sizeof(phase), "%s-delete", ks.name);
     if (want(phase)) {
-        PHASE_START();
+        PHASE_START_OPS(TURN_OPS);
         t0 = now_ns();
         for (size_t i = 0; i < n; i++) {
             if (dictDelete(d, ks.keys[order[i]]) != DICT_OK) {
                 fprintf(stderr, "dictDelete failed\n");
                 exit(1);
             }
+            op_turn();
         }
         report_ns(phase, phase_stop(phase, t0), n);
     }
@@ -425,14 +493,17 @@ static void bench_big(int strings, size_t n) {
     snprintf(phase, sizeof(phase), "%s-release", ks.name);
     if (want(phase)) {
         dict *full = dictCreate(strings ? &SdsOwningType : ks.type);
+        untimed_build_start();
         for (size_t i = 0; i < n; i++) {
             void *key = strings ? (void *)sdsnew(ks.keys[i]) : ks.keys[i];
             if (dictAdd(full, key, (void *)(uintptr_t)i) != DICT_OK) {
                 fprintf(stderr, "release: dictAdd failed\n");
                 exit(1);
             }
+            op_turn();
         }
         finish_rehash(full);
+        untimed_build_end();
         size_t before = zmalloc_used_memory();
         PHASE_START();
         t0 = now_ns();
