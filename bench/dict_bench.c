@@ -11,8 +11,9 @@
  *
  * -l runs in lockstep with a peer process (bench.py starts the C and the Rust
  * binary together on one CPU, joined by two pipes): inside every timed phase the
- * two take turns in slices of LOCKSTEP_SLICE_US of CPU time, so both measure the
- * same phase under the same machine conditions (see "Lockstep" below).
+ * two take turns, in slices of LOCKSTEP_SLICE_US of CPU time or, in the loops over
+ * the big dicts, of a number of operations, so both measure the same phase under
+ * the same machine conditions (see "Lockstep" below).
  *
  * Prints one line per measurement: "<phase>\t<value>\t<unit>\t<ops>".
  *   ns/op    CPU nanoseconds of this thread per operation (lower is better)
