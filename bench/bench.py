@@ -1408,8 +1408,9 @@ def main():
     log(f"CPU pinning: {pin}")
     with open(os.path.join(cfg.out, "meta.md"), "a") as f:
         f.write(f"- CPU pinning: {pin}\n")
-        if slice_override():
-            f.write(f"- lockstep slices: VALKEY_BENCH_SLICE_US={slice_override()} us of CPU time (default 2000; "
+        slice_us = slice_override()
+        if slice_us:
+            f.write(f"- lockstep slices: VALKEY_BENCH_SLICE_US={slice_us} us of CPU time (default 2000; "
                     "at least one kernel tick)\n")
         if "dict" in cfg.sections.split(","):
             f.write(f"- dict microbenchmark: {cfg.dict_rounds} rounds per build, two rounds each on the harness "

@@ -177,18 +177,21 @@ static inline void op_turn(void) {
     }
 }
 
-/* ops_per_turn 0: turns of lock_slice_us CPU time (the SIGPROF timer); otherwise the loop
- * calls op_turn() after each operation. */
-static void phase_start_turns(long ops_per_turn) {
-    if (lock_in >= 0) {
-        lock_segment_start();
-        lockstep_excluded = 0; /* the phase's clock starts after this */
-        if (ops_per_turn != 0) {
-            turn_ops = turn_left = ops_per_turn;
-        } else {
-            lock_timer(lock_slice_us);
-        }
+/* Meets the peer at a segment's start. ops_per_turn 0: turns of lock_slice_us CPU time (the
+ * SIGPROF timer); otherwise the loop calls op_turn() after each operation. */
+static void segment_start_turns(long ops_per_turn) {
+    if (lock_in < 0) return;
+    lock_segment_start();
+    lockstep_excluded = 0; /* a phase's clock starts after this */
+    if (ops_per_turn != 0) {
+        turn_ops = turn_left = ops_per_turn;
+    } else {
+        lock_timer(lock_slice_us);
     }
+}
+
+static void phase_start_turns(long ops_per_turn) {
+    segment_start_turns(ops_per_turn);
 #ifdef HAVE_CALLGRIND
     CALLGRIND_ZERO_STATS;
 #endif
@@ -198,12 +201,7 @@ static void phase_start_turns(long ops_per_turn) {
 
 /* An untimed build (the release phase's full dict) in turns by inserts, for the same reason:
  * its pages are freed by the release and reused by the dicts after it. */
-static void untimed_build_start(void) {
-    if (lock_in >= 0) {
-        lock_segment_start();
-        turn_ops = turn_left = TURN_OPS;
-    }
-}
+static void untimed_build_start(void) { segment_start_turns(TURN_OPS); }
 
 static void untimed_build_end(void) {
     if (lock_in >= 0) {
