@@ -31,7 +31,6 @@ it changes the servers it measures (a few rdtsc and one log line per command).""
 import argparse
 import contextlib
 import os
-import re
 import shutil
 import statistics
 import subprocess
@@ -50,62 +49,54 @@ SEGMENTS = ("getFlushCommandFlags", "signalFlushedDb + module event", "3 x kvsto
 
 STAMP_DECL = '''
 /* flush_segments.py: time-stamp counter reads around FLUSHALL's steps. */
-static inline unsigned long long vkrs_seg_tsc(void) {
-    unsigned lo, hi;
-    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
-    return ((unsigned long long)hi << 32) | lo;
-}
 unsigned long long vkrs_seg_t[8], vkrs_seg_kc[4];
 int vkrs_seg_k = 99;
 '''
 
 
-def instrument(src):
-    """Adds the stamps to src/db.c and src/kvstore.c of the tree copy at src; raises if
-    Valkey's code no longer reads as expected."""
-    def edit(path, pairs):
-        with open(path) as f:
-            text = f.read()
-        for old, new in pairs:
-            if text.count(old) != 1:
-                raise RuntimeError(f"{path}: expected one {old[:60]!r}")
-            text = text.replace(old, new)
-        with open(path, "w") as f:
-            f.write(text)
+def edit(path, pairs):
+    """Replaces each old text of pairs, which must occur exactly once, by its new text; raises
+    if Valkey's code no longer reads as expected."""
+    with open(path) as f:
+        text = f.read()
+    for old, new in pairs:
+        if text.count(old) != 1:
+            raise RuntimeError(f"{path}: expected one {old[:60]!r}")
+        text = text.replace(old, new)
+    with open(path, "w") as f:
+        f.write(text)
 
+
+def instrument(src):
+    """Adds the stamps to src/db.c and src/kvstore.c of the tree copy at src."""
     edit(os.path.join(src, "db.c"), [
         ('#include "server.h"\n', '#include "server.h"\n' + STAMP_DECL),
         ("void flushallCommand(client *c) {\n    int flags;\n",
-         "void flushallCommand(client *c) {\n    int flags;\n    vkrs_seg_t[0] = vkrs_seg_tsc();\n"),
+         "void flushallCommand(client *c) {\n    int flags;\n    vkrs_seg_t[0] = __builtin_ia32_rdtsc();\n"),
         ("    /* Fire the flushdb modules event. */\n    moduleFireServerEvent(VALKEYMODULE_EVENT_FLUSHDB, "
          "VALKEYMODULE_SUBEVENT_FLUSHDB_START, &fi);",
-         "    vkrs_seg_t[1] = vkrs_seg_tsc();\n    /* Fire the flushdb modules event. */\n"
+         "    vkrs_seg_t[1] = __builtin_ia32_rdtsc();\n    /* Fire the flushdb modules event. */\n"
          "    moduleFireServerEvent(VALKEYMODULE_EVENT_FLUSHDB, VALKEYMODULE_SUBEVENT_FLUSHDB_START, &fi);"),
         ("    removed = emptyDbStructure(server.db, dbnum, async, callback);\n\n"
          "    if (dbnum == -1) flushReplicaKeysWithExpireList(async);",
-         "    vkrs_seg_t[2] = vkrs_seg_tsc();\n    vkrs_seg_k = 0;\n"
+         "    vkrs_seg_t[2] = __builtin_ia32_rdtsc();\n    vkrs_seg_k = 0;\n"
          "    removed = emptyDbStructure(server.db, dbnum, async, callback);\n"
-         "    vkrs_seg_t[3] = vkrs_seg_tsc();\n    vkrs_seg_k = 99;\n"
-         "    if (dbnum == -1) flushReplicaKeysWithExpireList(async);\n    vkrs_seg_t[4] = vkrs_seg_tsc();"),
+         "    vkrs_seg_t[3] = __builtin_ia32_rdtsc();\n    vkrs_seg_k = 99;\n"
+         "    if (dbnum == -1) flushReplicaKeysWithExpireList(async);\n    vkrs_seg_t[4] = __builtin_ia32_rdtsc();"),
         ("    forceCommandPropagation(c, PROPAGATE_REPL | PROPAGATE_AOF);\n\n    addReply(c, shared.ok);\n}",
          "    forceCommandPropagation(c, PROPAGATE_REPL | PROPAGATE_AOF);\n\n    addReply(c, shared.ok);\n"
-         "    vkrs_seg_t[5] = vkrs_seg_tsc();\n"
+         "    vkrs_seg_t[5] = __builtin_ia32_rdtsc();\n"
          f'    serverLog(LL_WARNING, "{TAG} %llu %llu %llu %llu %llu %llu %llu", vkrs_seg_t[1] - vkrs_seg_t[0],\n'
          "              vkrs_seg_t[2] - vkrs_seg_t[1], vkrs_seg_kc[2] - vkrs_seg_t[2], vkrs_seg_t[3] - vkrs_seg_kc[2],\n"
          "              vkrs_seg_t[4] - vkrs_seg_t[3], vkrs_seg_t[5] - vkrs_seg_t[4], vkrs_seg_t[5] - vkrs_seg_t[0]);\n}"),
     ])
-    path = os.path.join(src, "kvstore.c")
-    with open(path) as f:
-        text = f.read()
-    m = re.search(r"kvstore \*kvstoreCreate\(hashtableType \*type, int num_hashtables_bits, int flags\) \{.*?"
-                  r"\n    return kvs;\n\}", text, re.S)
-    if not m:
-        raise RuntimeError(f"{path}: kvstoreCreate not found")
-    body = m.group(0).replace("\n    return kvs;\n}",
-                              "\n    if (vkrs_seg_k < 3) vkrs_seg_kc[vkrs_seg_k++] = __builtin_ia32_rdtsc();"
-                              "\n    return kvs;\n}")
-    with open(path, "w") as f:
-        f.write(text.replace(m.group(0), "extern unsigned long long vkrs_seg_kc[4];\nextern int vkrs_seg_k;\n" + body))
+    edit(os.path.join(src, "kvstore.c"), [
+        ("kvstore *kvstoreCreate(hashtableType *type, int num_hashtables_bits, int flags) {",
+         "extern unsigned long long vkrs_seg_kc[4];\nextern int vkrs_seg_k;\n"
+         "kvstore *kvstoreCreate(hashtableType *type, int num_hashtables_bits, int flags) {"),
+        ("\n    return kvs;\n}",
+         "\n    if (vkrs_seg_k < 3) vkrs_seg_kc[vkrs_seg_k++] = __builtin_ia32_rdtsc();\n    return kvs;\n}"),
+    ])
 
 
 def tsc_per_us():
@@ -169,8 +160,8 @@ def main():
                         if c.cmd("FLUSHALL", "ASYNC") != "OK" or bench.drain(c, 300) is None:
                             raise RuntimeError("FLUSHALL ASYNC failed or did not drain")
                         with open(os.path.join(repl.dir, "server.log")) as fh:
-                            lines = [ln for ln in fh if TAG in ln]
-                        got[b].append([int(x) / rate for x in lines[-1].split(TAG)[1].split()])
+                            logged = [ln for ln in fh if TAG in ln]
+                        got[b].append([int(x) / rate for x in logged[-1].split(TAG)[1].split()])
             for b in bench.BUILDS:
                 per[b].append([statistics.median(v[k] for v in got[b]) for k in range(len(SEGMENTS))])
             bench.log(f"flush_segments: instance {inst + 1}/{args.instances} done")
