@@ -3,6 +3,7 @@
 segment by segment, C build beside Rust build.
 
     bench/flush_segments.py C_TREE RS_TREE OUT_DIR [--instances 16] [--flushes 3] [--keys 1000000]
+                            [--variant NAME=CRATE_DIR ...]
 
 The `flush` section of `make bench` reads the command's time from INFO commandstats,
 in whole microseconds: the command takes 8-10 us, so the two builds' medians tie or
@@ -24,8 +25,14 @@ Segments (each the time between two stamps, from the command's start to addReply
   job); the rest up to addReply. The library's own functions are not instrumented, so
   the Rust build's library code runs as shipped.
 
+--variant NAME=CRATE_DIR (repeatable) adds one more build to the same run: another copy
+of RS_TREE linked against the library of the crate checkout at CRATE_DIR (built there
+under target/valkey), for trying a change of the library against C and against the
+library as it is, with the same servers' set-up, in one run. Its columns compare it
+with C too.
+
 Needs both trees built (make valkey valkey-c), a C compiler, 2 or more CPUs and
-~1 GB in OUT_DIR. Ports BENCH_PORT+40.. (default 17440..17443). Not part of make bench:
+~1 GB in OUT_DIR. Ports BENCH_PORT+40.. (default 17440..17443, two more per variant). Not part of make bench:
 it changes the servers it measures (a few rdtsc and one log line per command)."""
 
 import argparse
@@ -130,30 +137,53 @@ def main():
     ap.add_argument("--instances", type=int, default=16)
     ap.add_argument("--flushes", type=int, default=3)
     ap.add_argument("--keys", type=int, default=1000000)
+    ap.add_argument("--variant", action="append", default=[], metavar="NAME=CRATE_DIR",
+                    help="one more Rust build, linked against the crate at CRATE_DIR")
     args = ap.parse_args()
     if os.uname().machine != "x86_64":
         sys.exit("flush_segments.py: x86-64 only (rdtsc)")
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     out = os.path.abspath(args.out)
     os.makedirs(out, exist_ok=True)
-    trees = {"c": os.path.join(out, "valkey-c"), "rs": os.path.join(out, "valkey")}
-    bench.log("flush_segments: copying and relinking both trees with the stamps")
+    crates = {"rs": root}
+    for v in args.variant:
+        name, sep, crate = v.partition("=")
+        if not sep or not name.isidentifier() or name in ("c", "rs") or name in crates:
+            sys.exit(f"flush_segments.py: --variant wants NAME=CRATE_DIR with a new NAME, got {v!r}")
+        crates[name] = os.path.abspath(crate)
+    trees = {"c": os.path.join(out, "valkey-c")}
+    trees.update({b: os.path.join(out, "valkey" if b == "rs" else f"valkey-{b}") for b in crates})
+    names = list(trees)
+    bench.log(f"flush_segments: copying and relinking {len(names)} trees with the stamps")
     build_copy(os.path.abspath(args.c_tree), trees["c"], ["USE_RUST_CORE=no"])
-    build_copy(os.path.abspath(args.rs_tree), trees["rs"],
-               ["USE_RUST_CORE=yes", f"RUST_CORE_DIR={root}", f"CARGO_TARGET_DIR={root}/target/valkey"])
+    for b, crate in crates.items():
+        build_copy(os.path.abspath(args.rs_tree), trees[b],
+                   ["USE_RUST_CORE=yes", f"RUST_CORE_DIR={crate}", f"CARGO_TARGET_DIR={crate}/target/valkey"])
     rate = tsc_per_us()
     cfg = SimpleNamespace(tree=trees, vbench=os.path.join(os.path.abspath(args.c_tree), "src", "valkey-benchmark"),
                           port=int(os.environ.get("BENCH_PORT", "17400")) + 40, quick=False,
                           work=tempfile.mkdtemp(prefix="work-", dir=out))
-    per = {b: [] for b in bench.BUILDS}  # per instance: the median of each segment
+    per = {b: [] for b in names}  # per instance: the median of each segment
+
+    def order(k):
+        # Two builds: bench's alternation (slot_order / round_order). More: the rotations, then
+        # the same reversed, so that over 2n steps each build follows each other build equally
+        # often (in a run with rotations alone, the build that always ran right after C's was
+        # 0.4-0.8 us slower than C in steps that are C code in every build).
+        if len(names) == 2:
+            return list(bench.round_order(k))
+        n = len(names)
+        rot = names[k % n:] + names[:k % n]
+        return rot[::-1] if (k // n) % 2 else rot
+
     try:
         for inst in range(args.instances):
-            got = {b: [] for b in bench.BUILDS}
+            got = {b: [] for b in names}
             with contextlib.ExitStack() as stack:
                 reps = {b: stack.enter_context(bench.writable_replica(cfg, b, port=cfg.port + 2 * i))
-                        for i, b in enumerate(bench.slot_order(inst))}
+                        for i, b in enumerate(order(inst))}
                 for f in range(args.flushes):
-                    for b in bench.round_order(inst + f):
+                    for b in order(inst + f):
                         repl, c = reps[b]
                         bench.fill_tracked(cfg, repl, c, args.keys)
                         time.sleep(0.05)
@@ -162,7 +192,7 @@ def main():
                         with open(os.path.join(repl.dir, "server.log")) as fh:
                             logged = [ln for ln in fh if TAG in ln]
                         got[b].append([int(x) / rate for x in logged[-1].split(TAG)[1].split()])
-            for b in bench.BUILDS:
+            for b in names:
                 per[b].append([statistics.median(v[k] for v in got[b]) for k in range(len(SEGMENTS))])
             bench.log(f"flush_segments: instance {inst + 1}/{args.instances} done")
     finally:
@@ -172,13 +202,19 @@ def main():
              "", f"{args.instances} instances x {args.flushes} flushes per build; time-stamp counter at "
              f"{rate:.1f} per us; per instance the median of its flushes; Rust-C is the median (and mean) "
              "of the instances' differences", "",
-             "| segment | C us | Rust us | Rust-C us (median) | mean | Rust lower |", "| --- | ---: | ---: | ---: | ---: | ---: |"]
+             "| segment | C us | " + " | ".join(
+                 f"{label} us | {label}-C us (median) | mean | {label} lower"
+                 for label in ("Rust" if b == "rs" else b for b in names[1:])) + " |",
+             "| --- | ---: |" + " ---: | ---: | ---: | ---: |" * (len(names) - 1)]
     for k, name in enumerate(SEGMENTS):
         c = [v[k] for v in per["c"]]
-        r = [v[k] for v in per["rs"]]
-        d = [y - x for x, y in zip(c, r)]
-        lines.append(f"| {name} | {statistics.median(c):.2f} | {statistics.median(r):.2f} | {statistics.median(d):+.2f} "
-                     f"| {statistics.mean(d):+.2f} | {sum(x < 0 for x in d)}/{len(d)} |")
+        cells = []
+        for b in names[1:]:
+            r = [v[k] for v in per[b]]
+            d = [y - x for x, y in zip(c, r)]
+            cells.append(f"{statistics.median(r):.2f} | {statistics.median(d):+.2f} | {statistics.mean(d):+.2f} "
+                         f"| {sum(x < 0 for x in d)}/{len(d)}")
+        lines.append(f"| {name} | {statistics.median(c):.2f} | " + " | ".join(cells) + " |")
     text = "\n".join(lines) + "\n"
     with open(os.path.join(out, "flush-segments.md"), "w") as f:
         f.write(text)
