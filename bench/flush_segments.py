@@ -167,8 +167,8 @@ def main():
 
     def order(k):
         # Two builds: bench's alternation (slot_order / round_order). More: the rotations, then
-        # the same reversed, so that over 2n steps each build follows each other build equally
-        # often (in a run with rotations alone, the build that always ran right after C's was
+        # the same reversed, so that no build always runs right after the same other build
+        # (in a run with rotations alone, the build that always ran right after C's was
         # 0.4-0.8 us slower than C in steps that are C code in every build).
         if len(names) == 2:
             return list(bench.round_order(k))
