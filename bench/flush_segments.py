@@ -13,7 +13,7 @@ counter reads (rdtsc, x86-64 only) to two C files that both builds compile alike
 valkey-server in each copy and runs the flush section's set-up: per instance, a
 primary and a writable replica of each build side by side, then --flushes FLUSHALL
 ASYNC per build, each right after writing --keys keys with a TTL on the replica, the
-builds alternating. The replica logs one line per command (after the stamps are
+builds alternating (rotating, with --variant). The replica logs one line per command (after the stamps are
 taken), which this script reads. Each server pair is a new instance because the
 segments move by tenths of a microsecond from one server process to the next (address
 layout) in both builds; the table compares per-instance medians.
@@ -143,14 +143,14 @@ def main():
     if os.uname().machine != "x86_64":
         sys.exit("flush_segments.py: x86-64 only (rdtsc)")
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    out = os.path.abspath(args.out)
-    os.makedirs(out, exist_ok=True)
     crates = {"rs": root}
     for v in args.variant:
         name, sep, crate = v.partition("=")
-        if not sep or not name.isidentifier() or name in ("c", "rs") or name in crates:
+        if not sep or not name.isidentifier() or name == "c" or name in crates:
             sys.exit(f"flush_segments.py: --variant wants NAME=CRATE_DIR with a new NAME, got {v!r}")
         crates[name] = os.path.abspath(crate)
+    out = os.path.abspath(args.out)
+    os.makedirs(out, exist_ok=True)
     trees = {"c": os.path.join(out, "valkey-c")}
     trees.update({b: os.path.join(out, "valkey" if b == "rs" else f"valkey-{b}") for b in crates})
     names = list(trees)
