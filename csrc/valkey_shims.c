@@ -106,15 +106,18 @@ size_t vkrs_stream_first_group_pel(const void *s) {
 size_t vkrs_module_free_effort(robj *key, robj *obj, int dbid) { return moduleGetFreeEffort(key, obj, dbid); }
 
 /* ---- databases ---- */
-int vkrs_cluster_enabled(void) { return server.cluster_enabled; }
-kvstore **vkrs_db_keys_slot(serverDb *db) { return &db->keys; }
-kvstore **vkrs_db_expires_slot(serverDb *db) { return &db->expires; }
-kvstore **vkrs_db_volatile_items_slot(serverDb *db) { return &db->keys_with_volatile_items; }
-kvstore *vkrs_kvstore_create_keys(int bits, int flags) { return kvstoreCreate(&kvstoreKeysHashtableType, bits, flags); }
-kvstore *vkrs_kvstore_create_expires(int bits, int flags) {
+/* The accessors FLUSHALL ASYNC calls share the section of the library's flush path
+ * (submit in src/ffi/lazyfree.rs says why). */
+#define FLUSH_PATH __attribute__((section(".text.hot.vkrs_flush")))
+FLUSH_PATH int vkrs_cluster_enabled(void) { return server.cluster_enabled; }
+FLUSH_PATH kvstore **vkrs_db_keys_slot(serverDb *db) { return &db->keys; }
+FLUSH_PATH kvstore **vkrs_db_expires_slot(serverDb *db) { return &db->expires; }
+FLUSH_PATH kvstore **vkrs_db_volatile_items_slot(serverDb *db) { return &db->keys_with_volatile_items; }
+FLUSH_PATH kvstore *vkrs_kvstore_create_keys(int bits, int flags) { return kvstoreCreate(&kvstoreKeysHashtableType, bits, flags); }
+FLUSH_PATH kvstore *vkrs_kvstore_create_expires(int bits, int flags) {
     return kvstoreCreate(&kvstoreExpiresHashtableType, bits, flags);
 }
-size_t vkrs_kvstore_size(kvstore *kvs) { return kvstoreSize(kvs); }
+FLUSH_PATH size_t vkrs_kvstore_size(kvstore *kvs) { return kvstoreSize(kvs); }
 void vkrs_kvstore_release(kvstore *kvs) { kvstoreRelease(kvs); }
 
 /* ---- rax, lists, dicts, scripts, functions ---- */
@@ -125,7 +128,7 @@ void vkrs_free_errors_rax(rax *r) { raxFreeWithCallback(r, zfree); }
 void vkrs_rax_free(rax *r) { raxFree(r); }
 unsigned long vkrs_list_length(const list *l) { return listLength(l); }
 void vkrs_list_release(list *l) { listRelease(l); }
-unsigned long vkrs_dict_size(const dict *d) { return dictSize(d); }
+FLUSH_PATH unsigned long vkrs_dict_size(const dict *d) { return dictSize(d); }
 void vkrs_dict_release(dict *d) { dictRelease(d); }
 void vkrs_free_eval_scripts(dict *scripts, list *lru, list *engine_callbacks) {
     freeEvalScripts(scripts, lru, engine_callbacks);

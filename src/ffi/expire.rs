@@ -189,6 +189,7 @@ pub extern "C" fn getReplicaKeyWithExpireCount() -> usize {
 /// Forgets every tracked key (the data was flushed). With `async`, a tracker
 /// of more than 64 keys is freed by the lazyfree worker.
 #[no_mangle]
+#[link_section = ".text.hot.vkrs_flush"] // see `submit` in ffi/lazyfree.rs
 pub extern "C" fn flushReplicaKeysWithExpireList(async_: c_int) {
     let t = TRACKER.swap(core::ptr::null_mut(), Ordering::Relaxed);
     if t.is_null() {

@@ -166,6 +166,14 @@ static WORKER_JOINABLE: AtomicBool = AtomicBool::new(false);
 static WORKER_TID: AtomicUsize = AtomicUsize::new(0);
 
 /// `bioCreateLazyFreeJob(func, n, args...)`.
+// FLUSHALL ASYNC runs this, `emptyDbAsync`, the replica tracker's free and
+// their accessors in `csrc/valkey_shims.c` once in a while, so their code is
+// cold when it matters. One section name keeps them together (the pre-link's
+// `ld -r` makes one section of them, which GNU ld places with `.text.hot.*`
+// ahead of the rest of `.text`): two pages of code instead of four far apart,
+// each a possible iTLB miss on the main thread (bench/README.md, "The flush
+// path's code on fewer pages").
+#[link_section = ".text.hot.vkrs_flush"]
 fn submit(func: lazy_free_fn, args: &[*mut c_void]) {
     let mut a = [core::ptr::null_mut(); 3];
     a[..args.len()].copy_from_slice(args);
@@ -531,6 +539,7 @@ pub unsafe extern "C" fn freeObjAsync(key: *mut serverObject, obj: *mut serverOb
 /// Empties `db` at once by swapping in fresh kvstores (with the cluster-mode
 /// slot bits and flags) and freeing the old ones on the worker.
 #[no_mangle]
+#[link_section = ".text.hot.vkrs_flush"] // see `submit`
 pub unsafe extern "C" fn emptyDbAsync(db: *mut serverDb) {
     const KVSTORE_ALLOCATE_HASHTABLES_ON_DEMAND: c_int = 1 << 0;
     const KVSTORE_FREE_EMPTY_HASHTABLES: c_int = 1 << 1;
@@ -643,6 +652,7 @@ pub unsafe extern "C" fn freeReplicationBacklogRefMemAsync(blocks: *mut list, in
 /// Frees a writable replica's expire-tracking dict, on the worker if it
 /// tracks more than 64 keys.
 #[no_mangle]
+#[link_section = ".text.hot.vkrs_flush"] // see `submit`
 pub unsafe extern "C" fn freeReplicaKeysWithExpireAsync(replica_keys_with_expire: *mut dict) {
     let n = server::vkrs_dict_size(replica_keys_with_expire) as usize;
     if n > LAZYFREE_THRESHOLD {
