@@ -19,6 +19,8 @@
 #   - every function the C binary imports from a shared library (libc, libm, ...) the
 #     Rust binary imports too: none was replaced by a copy inside the library (e.g.
 #     compiler-builtins' weak sqrt or round taking libm's place).
+# And for valkey-server, the library's FLUSHALL ASYNC path: no call through the GOT, and
+# its 12 functions within 6 KB of code (see the comment at that check).
 set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -80,5 +82,34 @@ for bin in valkey-server valkey-cli valkey-benchmark; do
     check "$bin: imports every shared-library function the C build imports ($(echo "$cund" | grep -c .))" \
         "$(comm -23 <(echo "$cund") <(echo "$rund"))"
 done
+# The library's FLUSHALL ASYNC path as bench/README.md "The flush path's code on fewer
+# pages" measured it: its calls into Valkey's C are direct (.cargo/config.toml's
+# relro-level=partial; RUSTFLAGS in the environment replaces it), and its functions and
+# the accessors they call sit together (the .text.hot.vkrs_flush section), not spread
+# over the library's 3 MB of code.
+flush_path="emptyDbAsync flushReplicaKeysWithExpireList freeReplicaKeysWithExpireAsync"
+accessors="vkrs_cluster_enabled vkrs_db_keys_slot vkrs_db_expires_slot vkrs_db_volatile_items_slot
+    vkrs_kvstore_create_keys vkrs_kvstore_create_expires vkrs_kvstore_size vkrs_dict_size"
+server=$rs/src/valkey-server
+got_calls=""
+for fn in $flush_path; do
+    n=$(objdump -d --no-show-raw-insn --disassemble="$fn" "$server" | grep -cE 'call +\*0x[0-9a-f]+\(%rip\)')
+    [ "$n" -eq 0 ] || got_calls="$got_calls $fn:$n"
+done
+check "valkey-server: the library's flush path calls Valkey's C directly, not through the GOT" "$got_calls"
+# nm -S: address, size, type, name (hex); the Rust submit is local and mangled.
+found=0 lo=0 hi=0
+while read -r addr size; do
+    a=$((16#$addr)) e=$((16#$addr + 16#$size))
+    { [ "$found" -eq 0 ] || [ "$a" -lt "$lo" ]; } && lo=$a
+    [ "$e" -gt "$hi" ] && hi=$e
+    found=$((found + 1))
+done < <(nm -S -C "$server" | awk -v names="$flush_path $accessors" '
+    BEGIN { n = split(names, a, /[ \n]+/); for (i = 1; i <= n; i++) if (a[i] != "") want[a[i]] = 1 }
+    NF >= 4 && (($4 in want) || $4 == "valkey_rs_core::ffi::lazyfree::submit") { print $1, $2 }')
+bytes=$((hi - lo))
+bad=""
+[ "$found" -eq 12 ] && [ "$bytes" -le 6144 ] || bad="$found of 12 functions found, spanning $bytes bytes"
+check "valkey-server: the flush path's 12 functions lie within 6 KB (${bytes} bytes)" "$bad"
 echo "link_check: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
