@@ -93,7 +93,12 @@ accessors="vkrs_cluster_enabled vkrs_db_keys_slot vkrs_db_expires_slot vkrs_db_v
 server=$rs/src/valkey-server
 got_calls=""
 for fn in $flush_path; do
-    n=$(objdump -d --no-show-raw-insn --disassemble="$fn" "$server" | grep -cE 'call +\*0x[0-9a-f]+\(%rip\)')
+    asm=$(objdump -d --no-show-raw-insn --disassemble="$fn" "$server")
+    if [ "$(echo "$asm" | grep -c "<$fn>:")" -ne 1 ]; then
+        got_calls="$got_calls $fn:not-found"
+        continue
+    fi
+    n=$(echo "$asm" | grep -cE 'call +\*0x[0-9a-f]+\(%rip\)')
     [ "$n" -eq 0 ] || got_calls="$got_calls $fn:$n"
 done
 check "valkey-server: the library's flush path calls Valkey's C directly, not through the GOT" "$got_calls"
