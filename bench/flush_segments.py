@@ -16,7 +16,11 @@ ASYNC per build, each right after writing --keys keys with a TTL on the replica,
 builds alternating (rotating, with --variant). The replica logs one line per command (after the stamps are
 taken), which this script reads. Each server pair is a new instance because the
 segments move by tenths of a microsecond from one server process to the next (address
-layout) in both builds; the table compares per-instance medians.
+layout) in both builds; the table compares per-instance medians, with a 95 % interval
+for the median of the instances' differences (sign test, from their order statistics:
+no assumption about how the differences are distributed; 16 instances give the 4th and
+13th of them, 40 the 14th and 27th) and writes every instance's values to
+OUT_DIR/per-instance.tsv.
 
 Segments (each the time between two stamps, from the command's start to addReply):
   signalFlushedDb+module event; emptyDbStructure up to the end of the third
@@ -37,6 +41,7 @@ it changes the servers it measures (a few rdtsc and one log line per command).""
 
 import argparse
 import contextlib
+import math
 import os
 import shutil
 import statistics
@@ -129,6 +134,22 @@ def build_copy(tree, dest, make_args):
                     *make_args], check=True, stdout=subprocess.DEVNULL)
 
 
+def median_interval(d, level=0.95):
+    """Distribution-free interval for the median of d: the order statistics x_(k) and
+    x_(n-k+1), k the largest with P(Binomial(n, 1/2) < k) <= (1 - level) / 2 (coverage >= level).
+    Fewer than 6 values: the whole range (no such k)."""
+    x, n = sorted(d), len(d)
+    k, tail = 0, 0.0
+    while True:
+        nxt = tail + math.comb(n, k) / 2 ** n  # P(X <= k) = P(X < k + 1)
+        if nxt > (1 - level) / 2:
+            break
+        tail, k = nxt, k + 1
+    if k == 0:
+        return x[0], x[-1]
+    return x[k - 1], x[n - k]
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("c_tree")
@@ -203,18 +224,28 @@ def main():
              f"{rate:.1f} per us; per instance the median of its flushes; Rust-C is the median (and mean) "
              "of the instances' differences", "",
              "| segment | C us | " + " | ".join(
-                 f"{label} us | {label}-C us (median) | mean | {label} lower"
+                 f"{label} us | {label}-C us (median) | 95 % interval | mean | {label} lower"
                  for label in ("Rust" if b == "rs" else b for b in names[1:])) + " |",
-             "| --- | ---: |" + " ---: | ---: | ---: | ---: |" * (len(names) - 1)]
+             "| --- | ---: |" + " ---: | ---: | --- | ---: | ---: |" * (len(names) - 1)]
     for k, name in enumerate(SEGMENTS):
         c = [v[k] for v in per["c"]]
         cells = []
         for b in names[1:]:
             r = [v[k] for v in per[b]]
             d = [y - x for x, y in zip(c, r)]
-            cells.append(f"{statistics.median(r):.2f} | {statistics.median(d):+.2f} | {statistics.mean(d):+.2f} "
+            lo, hi = median_interval(d)
+            cells.append(f"{statistics.median(r):.2f} | {statistics.median(d):+.2f} | [{lo:+.2f}, {hi:+.2f}] "
+                         f"{'lower' if hi < 0 else 'higher' if lo > 0 else 'open'} | {statistics.mean(d):+.2f} "
                          f"| {sum(x < 0 for x in d)}/{len(d)}")
         lines.append(f"| {name} | {statistics.median(c):.2f} | " + " | ".join(cells) + " |")
+    lines += ["", "95 % interval: of the median difference, from the instances' order statistics (sign test; "
+              "no assumption about the differences' distribution). lower / higher: the whole interval is "
+              "below / above 0; open: it contains 0. Per-instance values: per-instance.tsv."]
+    with open(os.path.join(out, "per-instance.tsv"), "w") as f:
+        f.write("build\tinstance\t" + "\t".join(SEGMENTS) + "\n")
+        for b in names:
+            for i, v in enumerate(per[b]):
+                f.write(f"{b}\t{i}\t" + "\t".join(f"{x:.4f}" for x in v) + "\n")
     text = "\n".join(lines) + "\n"
     with open(os.path.join(out, "flush-segments.md"), "w") as f:
         f.write(text)
