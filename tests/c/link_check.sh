@@ -20,7 +20,8 @@
 #     Rust binary imports too: none was replaced by a copy inside the library (e.g.
 #     compiler-builtins' weak sqrt or round taking libm's place).
 # And for valkey-server, the library's FLUSHALL ASYNC path: no call through the GOT, and
-# its 12 functions within 6 KB of code (see the comment at that check).
+# its functions (the flush path, the accessors it calls, submit) within 6 KB of code (see
+# the comment at that check).
 set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
