@@ -13,6 +13,11 @@
 # (the C build's), dump. Loopback only; the ports are BENCH_PORT+10 and +11. The servers run
 # with hz 1: serverCron's work depends on wall time, which callgrind stretches by varying
 # amounts; at the default hz 10 it added up to ~2% to one build's count and not the other's.
+#
+# The L1i and branch figures are callgrind's simulation of the caches the host reports.
+# BENCH_CACHE_SIM simulates another machine's instead, e.g. an AMD EPYC's 32 KB 8-way L1i on an
+# Intel host: BENCH_CACHE_SIM="--I1=32768,8,64 --D1=32768,8,64 --LL=33554432,16,64"
+# (valgrind's --I1/--D1/--LL=size,associativity,line size).
 set -euo pipefail
 c_tree=${1:?usage: server_profile.sh C_TREE RS_TREE OUT_DIR [REQUESTS]}
 rs_tree=${2:?rs tree}
@@ -44,7 +49,8 @@ cmds=(
 
 profile() { # tag tree port
     local tag=$1 tree=$2 port=$3 pid sha i sub
-    valgrind --tool=callgrind --cache-sim=yes --branch-sim=yes --separate-threads=yes --instr-atstart=no --callgrind-out-file="$out/server.$tag.%p" \
+    # shellcheck disable=SC2086
+    valgrind --tool=callgrind --cache-sim=yes ${BENCH_CACHE_SIM:-} --branch-sim=yes --separate-threads=yes --instr-atstart=no --callgrind-out-file="$out/server.$tag.%p" \
         "$tree/src/valkey-server" --port "$port" --bind 127.0.0.1 --save "" --appendonly no --hz 1 \
         >"$out/server.$tag.log" 2>&1 &
     pid=$!
@@ -95,10 +101,11 @@ redis.register_function('f1', function(keys, args) return 1 end)" >/dev/null
 profile c "$c_tree" $((base + 10))
 profile rs "$rs_tree" $((base + 11))
 
-python3 - "$out" "$n" <<'PY'
+python3 - "$out" "$n" "${BENCH_CACHE_SIM:-}" <<'PY'
 import glob, os, re, sys
 from collections import defaultdict
 out, n = sys.argv[1], int(sys.argv[2])
+caches = "caches simulated as `%s`" % sys.argv[3] if sys.argv[3] else "caches as the host reports them"
 def load(tag):
     """dump name -> {thread: (total Ir, file, is_lazyfree_worker, {event: total})}, for files
     server.TAG.PID.N-TT. The events beyond Ir are callgrind's cache and branch simulation."""
@@ -130,7 +137,7 @@ lines = ["### server instructions per request (callgrind; valkey-benchmark -c 1 
          "C build vs Rust build, `--hz 1`. Independent of machine load; the ratios of two runs agree within about 2% "
          "(event-loop batching and cron runs still vary a little), so only ratios above 1.01 are marked. "
          "L1i misses and branch mispredictions (conditional + indirect) per request are callgrind's simulation "
-         "(`--cache-sim=yes --branch-sim=yes`, caches as the host reports them): context for wall-clock rows whose "
+         "(`--cache-sim=yes --branch-sim=yes`, " + caches + "): context for wall-clock rows whose "
          "instructions are fewer, since they move with where the linker places Valkey's own code "
          "(see bench/README.md).", "",
          "| command | C Ir/req | Rust Ir/req | Rust/C | L1i misses/req C, Rust | mispredicts/req C, Rust "
