@@ -14,7 +14,8 @@
 # with hz 1: serverCron's work depends on wall time, which callgrind stretches by varying
 # amounts; at the default hz 10 it added up to ~2% to one build's count and not the other's.
 #
-# The L1i and branch figures are callgrind's simulation of the caches the host reports.
+# The L1i figures are callgrind's simulation of the caches the host reports (the branch
+# figures do not depend on caches).
 # BENCH_CACHE_SIM simulates another machine's instead, e.g. an AMD EPYC's 32 KB 8-way L1i on an
 # Intel host: BENCH_CACHE_SIM="--I1=32768,8,64 --D1=32768,8,64 --LL=33554432,16,64"
 # (valgrind's --I1/--D1/--LL=size,associativity,line size).
