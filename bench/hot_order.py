@@ -1,0 +1,121 @@
+#!/usr/bin/env python3
+"""Write valkey-patch/hot-text-order.txt: the order in which the Rust build's valkey-server
+links its hot functions (gold's --section-ordering-file; the patched src/Makefile passes it).
+
+    bench/hot_order.py PROFILE_DIR > valkey-patch/hot-text-order.txt
+
+PROFILE_DIR is the output of bench/server_profile.sh (C_TREE RS_TREE OUT): the Rust build's
+main-thread callgrind dumps, one per command. Why an order at all: without one, where
+`-flto=auto` puts Valkey's own hot functions is a draw that changes with every object linked
+(leaving out dict.o and lazyfree.o redraws it), and on CPUs with a 32 KB 8-way L1i the draw the
+Rust build got costs it about twice the C build's instruction-cache misses on writes (see
+bench/README.md, "Hot functions linked together"). Hot code packed together spreads evenly over
+the cache's sets, so a command's working set stops competing with itself wherever it lands.
+
+The order: first the functions hot in at least half of the commands (the networking, command
+dispatch, keyspace and allocator path), by their summed share of instructions; then, command by
+command (writes first), the rest of that command's hot functions by share. Each function is
+named by its section (`-ffunction-sections`: .text.NAME) as profiled; after all of them comes
+each name again without GCC's clone suffixes (.constprop.N, .isra.N, .part.N, .lto_priv.N) and
+as a glob, so a compiler that clones differently still finds them; names no section has are
+ignored by the linker. The
+library's internal Rust functions are matched by their mangled name without its hash.
+"""
+import collections
+import glob
+import os
+import re
+import subprocess
+import sys
+
+# server_profile.sh's commands, in its dump order (part 1 = the first command).
+COMMANDS = ["PUBLISH", "SET", "GET", "INCR", "LPUSH", "SADD", "HSET", "ZADD", "EVALSHA", "FCALL",
+            "PUBLISH-patterns"]
+# Writes first: the rows whose L1i misses the order was made for.
+GROUP_ORDER = ["SET", "INCR", "LPUSH", "SADD", "HSET", "ZADD", "GET", "PUBLISH", "EVALSHA",
+               "FCALL", "PUBLISH-patterns"]
+# Functions under this share of a command's instructions are left where the linker puts them.
+MIN_SHARE = 1e-5
+CLONE_SUFFIX = re.compile(r"(\.(constprop|isra|part|lto_priv|cold)\.\d+)+$")
+
+
+def shares(dump):
+    """Self instructions of each function of valkey-server, as a share of the dump's."""
+    out = subprocess.run(["callgrind_annotate", "--inclusive=no", "--show=Ir", "--auto=no",
+                          "--threshold=100", dump], capture_output=True, text=True, check=True).stdout
+    rows = collections.Counter()
+    started = False
+    for line in out.splitlines():
+        if "file:function" in line:
+            started = True
+            continue
+        m = re.match(r"\s*([\d,]+)\s+\(\s*[\d.]+%\)\s+(.*)$", line) if started else None
+        if not m:
+            continue
+        ir, rest = int(m.group(1).replace(",", "")), m.group(2)
+        obj = re.search(r" \[([^\]]+)\]$", rest)
+        if obj:
+            if not obj.group(1).endswith("valkey-server"):
+                continue  # libc, the loader, the vdso: not ours to place
+            rest = rest[:obj.start()]
+        # "file:function"; inlined code is reported under its source file and the function
+        # it was inlined into, which is what the linker places.
+        src = re.match(r"(\?\?\?|[^:\s]+\.[A-Za-z]+):(?!:)(.*)$", rest)
+        fn = src.group(2) if src else rest
+        rows[re.sub(r"'\d+$", "", fn)] += ir  # callgrind's recursion depth marker
+    total = sum(rows.values()) or 1
+    return {f: v / total for f, v in rows.items() if v / total >= MIN_SHARE}
+
+
+def sections(fn):
+    """The section names for function fn: (exact, fallback globs)."""
+    if "::" in fn:
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(::[A-Za-z_][A-Za-z0-9_]*)+", fn):
+            return [], []  # closures, generics: no stable name to match
+        mangled = "_ZN" + "".join(f"{len(p)}{p}" for p in fn.split("::")) + "17h"
+        return [f".text.{mangled}*"], []
+    base = CLONE_SUFFIX.sub("", fn)
+    return [f".text.{fn}"], [f".text.{base}", f".text.{base}.*"]
+
+
+def main():
+    if len(sys.argv) != 2:
+        sys.exit("usage: hot_order.py PROFILE_DIR")
+    per = {}
+    for path in glob.glob(os.path.join(sys.argv[1], "server.rs.*-01")):
+        m = re.search(r"\.(\d+)-01$", path)
+        if m and 1 <= int(m.group(1)) <= len(COMMANDS):
+            per[COMMANDS[int(m.group(1)) - 1]] = shares(path)
+    missing = [c for c in COMMANDS if c not in per]
+    if missing:
+        sys.exit(f"hot_order.py: no main-thread dump for {missing} in {sys.argv[1]}")
+    count = collections.Counter(f for s in per.values() for f in s)
+    total = collections.Counter()
+    for s in per.values():
+        total.update(s)
+    order = [f for f, _ in total.most_common() if 2 * count[f] >= len(per)]
+    core = len(order)
+    seen = set(order)
+    for cmd in GROUP_ORDER:
+        for f, _ in sorted(per[cmd].items(), key=lambda kv: (-kv[1], kv[0])):
+            if f not in seen:
+                seen.add(f)
+                order.append(f)
+    # The names as profiled first: a glob would also pull in a hot function's cold clones
+    # (findBucket.lto_priv.0 beside findBucket.constprop.0) and spread the hot code. The
+    # linker places an exact match before any glob, so the globs after them only order what
+    # a compiler that numbers its clones differently produced.
+    out, emitted = [], set()
+    for pick in (0, 1):
+        for f in order:
+            for g in sections(f)[pick]:
+                if g not in emitted:
+                    emitted.add(g)
+                    out.append(g)
+    print(f"# generated by bench/hot_order.py from {len(per)} commands' profiles: {core} functions "
+          f"hot in at least half of them, then {len(order) - core} by command")
+    print("\n".join(out))
+
+
+if __name__ == "__main__":
+    main()
