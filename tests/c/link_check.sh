@@ -16,8 +16,8 @@
 #   - the Rust binary defines no other dynamic symbol than the library's own C names
 #     (the global symbols of the archive it linked, RUST_CORE_LINK_LIB in the tree's
 #     src/.make-settings): no Rust standard-library or compiler-builtins symbol;
-#   - every function or object the C binary imports from a shared library (libc, libm,
-#     ...; what its dynamic relocations bind) the Rust binary imports too: none was replaced by a copy inside the library (e.g.
+#   - every function the C binary imports from a shared library (libc, libm, ...) the
+#     Rust binary imports too: none was replaced by a copy inside the library (e.g.
 #     compiler-builtins' weak sqrt or round taking libm's place).
 # And for valkey-server, the library's FLUSHALL ASYNC path: no call through the GOT, and
 # its functions (the flush path, the accessors it calls, submit) within 6 KB of code (see
@@ -46,15 +46,6 @@ dynsyms() { # binary def|und
         if (name == "") next
         if ((want == "und") == ($7 == "UND")) print name
     }' | sort -u
-}
-# "name" of every undefined dynamic symbol a dynamic relocation binds: what the binary
-# imports. Not every undefined symbol: GNU ld also lists a data object's aliases in libc
-# (__environ beside environ) that nothing relocates, ld.gold (the Rust build's valkey-server,
-# see valkey-patch/hot-text-order.txt) does not.
-imports() { # binary
-    comm -12 <(readelf -rW "$1" | awk 'NF >= 5 && $1 ~ /^[0-9a-f]+$/ {
-        name = $5; sub(/@.*/, "", name); if (name != "") print name }' | sort -u) \
-        <(dynsyms "$1" und)
 }
 # (grep -c reads all of readelf's output: grep -q would end the pipe early, and pipefail
 # would then report readelf's SIGPIPE.)
@@ -88,9 +79,9 @@ for bin in valkey-server valkey-cli valkey-benchmark; do
         "$(comm -23 <(echo "$cdef") <(echo "$rdef") | grep -vx replicaKeysWithExpire)"
     check "$bin: defines no other dynamic symbol than the library's C names ($(echo "$libnames" | grep -c .))" \
         "$(comm -13 <(echo "$cdef") <(echo "$rdef") | comm -23 - <(echo "$libnames"))"
-    cund=$(imports "$b")
-    rund=$(imports "$r")
-    check "$bin: imports every shared-library symbol the C build imports ($(echo "$cund" | grep -c .))" \
+    cund=$(dynsyms "$b" und)
+    rund=$(dynsyms "$r" und)
+    check "$bin: imports every shared-library function the C build imports ($(echo "$cund" | grep -c .))" \
         "$(comm -23 <(echo "$cund") <(echo "$rund"))"
 done
 # The library's FLUSHALL ASYNC path as bench/README.md "The flush path's code on fewer
@@ -128,20 +119,21 @@ want=$(($(echo $flush_path $accessors | wc -w) + 1)) # + submit
 bad=""
 [ "$found" -eq "$want" ] && [ "$bytes" -le 6144 ] || bad="$found of $want functions found, spanning $bytes bytes"
 check "valkey-server: the flush path's $want functions lie within 6 KB (${bytes} bytes)" "$bad"
-# valkey-server's hot functions in the order valkey-patch/hot-text-order.txt gives, when the
-# tree linked with it (src/.make-settings records the flags; empty where the linker cannot):
+# valkey-server's hot functions in the order valkey-patch/hot-text.ld gives, when the tree
+# linked with it (src/.make-settings records the flags; empty where the linker cannot):
 # the first 40 of its functions the binary has, at rising addresses within the span of their
 # sizes. A draw of -flto's placement would not put 40 functions in one given order.
 hot=$(sed -n 's/^RUST_CORE_HOT_LDFLAGS=//p' "$settings")
 if [ -n "$hot" ]; then
-    order=$(echo "$hot" | sed -n 's/.*--section-ordering-file=\([^ ]*\).*/\1/p')
+    order=$(echo "$hot" | sed -n 's/.*-Wl,-T,\([^ ]*\).*/\1/p')
     # Functions of the prebuilt dependency archives (jemalloc, hdr_histogram, ...) are not
     # compiled with -ffunction-sections: the linker cannot move them one by one.
     deps=$(find "$rs/deps/" -name '*.a' -exec nm --defined-only {} + 2>/dev/null | awk 'NF >= 3 { print $3 }' | sort -u)
     bad=$(nm -S "$server" | awk -v n=40 -v deps="$deps" '
         function hex(h,   i, v) { v = 0; h = tolower(h); for (i = 1; i <= length(h); i++) v = v * 16 + index("0123456789abcdef", substr(h, i, 1)) - 1; return v }
         BEGIN { m = split(deps, d, "\n"); for (i = 1; i <= m; i++) dep[d[i]] = 1 }
-        NR == FNR { if ($0 ~ /^\.text\.[^*]*$/) { f = substr($0, 7); if (!(f in rank) && !(f in dep)) { rank[f] = ++k; name[k] = f } } next }
+        NR == FNR { if ($0 ~ /^ *\*\(\.text\.[^*]*\)$/) { f = $0; sub(/^ *\*\(\.text\./, "", f); sub(/\)$/, "", f)
+                    if (!(f in rank) && !(f in dep)) { rank[f] = ++k; name[k] = f } } next }
         NF >= 4 && ($4 in rank) && ($3 == "t" || $3 == "T") { addr[$4] = hex($1); size[$4] = hex($2) }
         END {
             for (i = 1; i <= k && got < n; i++) if (name[i] in addr) { got++; f = name[i]
