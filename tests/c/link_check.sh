@@ -21,8 +21,8 @@
 #     compiler-builtins' weak sqrt or round taking libm's place).
 # And for valkey-server, the library's FLUSHALL ASYNC path: no call through the GOT, and
 # its functions (the flush path, the accessors it calls, submit) within 6 KB of code (see
-# the comment at that check); and its hot functions linked in the order the patched
-# Makefile asked for.
+# the comment at that check); its program headers as the C build's; and its hot functions
+# linked in the order the patched Makefile asked for.
 set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -119,6 +119,16 @@ want=$(($(echo $flush_path $accessors | wc -w) + 1)) # + submit
 bad=""
 [ "$found" -eq "$want" ] && [ "$bytes" -le 6144 ] || bad="$found of $want functions found, spanning $bytes bytes"
 check "valkey-server: the flush path's $want functions lie within 6 KB (${bytes} bytes)" "$bad"
+# The same program headers in the same order, by type and flags, as the C build's: one
+# executable LOAD segment apart from the read-only ones (-z separate-code), a read-only RELRO,
+# the GNU property note. valkey-server's link adds a linker script (below); it must change
+# nothing of this.
+phdrs() { readelf -lW "$1" | awk '/^  [A-Z_]+ +0x/ { f = ""; for (i = 7; i < NF; i++) f = f $i; printf "%s %s; ", $1, f }'; }
+rph=$(phdrs "$server")
+cph=$(phdrs "$c/src/valkey-server")
+bad=""
+[ -n "$cph" ] && [ "$rph" = "$cph" ] || bad="Rust: $rph C: $cph"
+check "valkey-server: the C build's program headers ($(echo "$cph" | tr ';' '\n' | grep -c LOAD) LOAD segments, types and flags in order)" "$bad"
 # valkey-server's hot functions in the order valkey-patch/hot-text.ld gives, when the tree
 # linked with it (src/.make-settings records the flags; empty where the linker cannot):
 # the first 40 of its functions the binary has, at rising addresses within the span of their
