@@ -82,19 +82,20 @@ def sections(fn):
 def main():
     if len(sys.argv) != 2:
         sys.exit("usage: hot_order.py PROFILE_DIR")
-    per = {}
+    dumps = {}
     for path in glob.glob(os.path.join(sys.argv[1], "server.rs.*-01")):
         m = re.search(r"\.(\d+)-01$", path)
         if m and 1 <= int(m.group(1)) <= len(COMMANDS):
-            per[COMMANDS[int(m.group(1)) - 1]] = shares(path)
-    missing = [c for c in COMMANDS if c not in per]
+            dumps[COMMANDS[int(m.group(1)) - 1]] = path
+    missing = [c for c in COMMANDS if c not in dumps]
     if missing:
         sys.exit(f"hot_order.py: no main-thread dump for {missing} in {sys.argv[1]}")
+    per = {c: shares(dumps[c]) for c in COMMANDS}  # in a fixed order: the output is too
     count = collections.Counter(f for s in per.values() for f in s)
     total = collections.Counter()
     for s in per.values():
         total.update(s)
-    order = [f for f, _ in total.most_common() if 2 * count[f] >= len(per)]
+    order = [f for f, _ in sorted(total.items(), key=lambda kv: (-kv[1], kv[0])) if 2 * count[f] >= len(per)]
     core = len(order)
     seen = set(order)
     for cmd in GROUP_ORDER:
