@@ -29,12 +29,15 @@ import re
 import subprocess
 import sys
 
-# server_profile.sh's commands, in its dump order (part 1 = the first command).
-COMMANDS = ["PUBLISH", "SET", "GET", "INCR", "LPUSH", "SADD", "HSET", "ZADD", "EVALSHA", "FCALL",
-            "PUBLISH-patterns"]
-# Writes first: the rows whose L1i misses the order was made for.
-GROUP_ORDER = ["SET", "INCR", "LPUSH", "SADD", "HSET", "ZADD", "GET", "PUBLISH", "EVALSHA",
-               "FCALL", "PUBLISH-patterns"]
+# The commands whose profiles make the order, by the name server_profile.sh gives each dump
+# (callgrind_control -d NAME; the dump's "desc: Trigger: dump NAME" line), writes first: the rows
+# whose L1i misses the order was made for. Its other dumps (the lazyfree worker's) are not used.
+GROUP_ORDER = ["SET", "INCR", "LPUSH", "SADD", "HSET", "ZADD", "GET", "PUBLISH, no subscribers",
+               "EVALSHA", "FCALL", "PUBLISH, 2000 patterns subscribed"]
+# The order of the shares' sum, which breaks no ties by itself: server_profile.sh's dump order.
+PROFILE_ORDER = ["PUBLISH, no subscribers", "SET", "GET", "INCR", "LPUSH", "SADD", "HSET", "ZADD",
+                 "EVALSHA", "FCALL", "PUBLISH, 2000 patterns subscribed"]
+TRIGGER = re.compile(r"desc: Trigger: (?:Client Request: )?dump (.+)$")
 # Functions under this share of a command's instructions are left where the linker puts them.
 MIN_SHARE = 1e-5
 CLONE_SUFFIX = re.compile(r"(\.(constprop|isra|part|lto_priv|cold)\.\d+)+$")
@@ -68,6 +71,18 @@ def shares(dump):
     return {f: v / total for f, v in rows.items() if v / total >= MIN_SHARE}
 
 
+def dump_name(path):
+    """The name a callgrind dump was taken under (its trigger line in the header), or None."""
+    with open(path, errors="replace") as f:
+        for line in f:
+            m = TRIGGER.match(line)
+            if m:
+                return m.group(1).strip()
+            if line.startswith(("events:", "fl=", "fn=")):
+                return None  # past the header
+    return None
+
+
 def sections(fn):
     """The section names for function fn: (exact, fallback globs)."""
     if "::" in fn:
@@ -82,15 +97,19 @@ def sections(fn):
 def main():
     if len(sys.argv) != 2:
         sys.exit("usage: hot_order.py PROFILE_DIR")
+    assert sorted(GROUP_ORDER) == sorted(PROFILE_ORDER), "GROUP_ORDER and PROFILE_ORDER name the same dumps"
     dumps = {}
-    for path in glob.glob(os.path.join(sys.argv[1], "server.rs.*-01")):
-        m = re.search(r"\.(\d+)-01$", path)
-        if m and 1 <= int(m.group(1)) <= len(COMMANDS):
-            dumps[COMMANDS[int(m.group(1)) - 1]] = path
-    missing = [c for c in COMMANDS if c not in dumps]
+    for path in glob.glob(os.path.join(sys.argv[1], "server.rs.*-01")):  # -01: the main thread
+        name = dump_name(path)
+        if name in dumps:
+            sys.exit(f"hot_order.py: two main-thread dumps named {name!r} in {sys.argv[1]} (one profile per directory)")
+        if name:
+            dumps[name] = path
+    missing = [c for c in PROFILE_ORDER if c not in dumps]
     if missing:
-        sys.exit(f"hot_order.py: no main-thread dump for {missing} in {sys.argv[1]}")
-    per = {c: shares(dumps[c]) for c in COMMANDS}  # in a fixed order: the output is too
+        sys.exit(f"hot_order.py: no main-thread dump named {missing} in {sys.argv[1]} "
+                 f"(has {sorted(dumps)}): GROUP_ORDER names server_profile.sh's dumps")
+    per = {c: shares(dumps[c]) for c in PROFILE_ORDER}  # in a fixed order: the output is too
     count = collections.Counter(f for s in per.values() for f in s)
     total = collections.Counter()
     for s in per.values():
