@@ -873,13 +873,21 @@ def sec_pubsub(cfg, res):
     # [0.798, 1.066] together, 2026-12-04), each build's runs meeting a different machine.
     together = bool(PIN_SERVER) and os.environ.get("BENCH_PUBSUB_TOGETHER", "1") != "0"
     warmup, window = together_window(cfg)
+    # Code placement, as in the e2e section: PUBLISH to 2000 patterns runs one loop in
+    # pubsubPublishMessageInternal 2000 times per request, and a 16-byte shift of that function
+    # moved its CPU per request by 20 % on an Intel Xeon (bench/README.md, "Code placement moves
+    # the Rust build's hot block too"): one binary per build was one draw of that.
+    bins = {b: os.path.join(cfg.tree[b], "src", "valkey-server") for b in BUILDS}
+    pads = placements(bins, relinked)
+    rounds = cfg.placed_rounds
     how = (f"against both builds' servers at once (BENCH_PUBSUB_TOGETHER=0: one after the other), {warmup} s "
            f"warm-up, then {window} s counted" if together else f"{npub1} (-P 1) / {npub16} (-P 16) requests")
     log(f"pubsub: {channels} channels, {patterns} patterns over {nsub} subscribers, {nscripts} scripts, "
         f"{nlibs} function libraries x 5, {nidle} idle clients; PUBLISH -c 50 unpipelined and with -P 16, {how}, "
-        f"{cfg.rounds} rounds")
+        f"{rounds} rounds")
     if together:
         mark_paired(cfg, "pubsub")
+    note_placements(cfg, "pubsub", "valkey-server", rounds, pads)
     # The same random seed for both builds of a round (a new one each round): bench/same_seed.c.
     # Without it, two starts of one binary differ by up to ~800 bytes (hashtable child buckets).
     mem_row = ("used_memory, data set loaded, client buffers settled, same random seed in both builds"
@@ -893,11 +901,12 @@ def sec_pubsub(cfg, res):
         res.add("pubsub", tag, "req/s", "higher", b, rnd, rps)
         res.add("pubsub", f"{tag}: server main-thread CPU", "ns/req", "lower-1pct", b, rnd, cpu_per_req)
 
-    for rnd in range(cfg.rounds):
+    for rnd in range(rounds):
         env = ({"LD_PRELOAD": cfg.same_seed, "VALKEY_BENCH_SEED": f"valkey-rs-core bench round {rnd}"}
                if cfg.same_seed else None)
         run_ids = {}
         srv, data = {}, {}
+        exe = {b: relinked(bins[b], placement(pads, rnd)) for b in BUILDS}
         try:
             if together:
                 # Which build starts first and takes the first port flips each round (slot_order).
@@ -906,7 +915,7 @@ def sec_pubsub(cfg, res):
                 # server's client buffers had shrunk by 20 KB more (about 0.6 % of used_memory)
                 # than the first's, in every round, whichever build it was.
                 for i, b in enumerate(slot_order(rnd)):
-                    srv[b] = Server(cfg.tree[b], cfg.port + i, cfg.work, pin=True, env=env)
+                    srv[b] = Server(cfg.tree[b], cfg.port + i, cfg.work, pin=True, env=env, exe=exe[b])
                     data[b] = PubsubData(srv[b], *sizes)
                     run_ids[b] = data[b].run_id
                     pubsub_memory(res, mem_row, b, rnd, srv[b], data[b])
@@ -917,7 +926,7 @@ def sec_pubsub(cfg, res):
                         add_publish(b, rnd, pipe, *got[b])
             else:
                 for b in round_order(rnd):
-                    srv[b] = Server(cfg.tree[b], cfg.port, cfg.work, pin=True, env=env)
+                    srv[b] = Server(cfg.tree[b], cfg.port, cfg.work, pin=True, env=env, exe=exe[b])
                     data[b] = PubsubData(srv[b], *sizes)
                     run_ids[b] = data[b].run_id
                     pubsub_memory(res, mem_row, b, rnd, srv[b], data[b])
@@ -933,7 +942,7 @@ def sec_pubsub(cfg, res):
         # The run id comes from the same seeded random bytes: equal ids show the shim took effect.
         if cfg.same_seed and run_ids["c"] != run_ids["rs"]:
             raise RuntimeError(f"{cfg.same_seed} did not give both builds the same seed (run ids {run_ids})")
-        log(f"pubsub/memory: round {rnd + 1}/{cfg.rounds} done")
+        log(f"pubsub/memory: round {rnd + 1}/{rounds} done (padding {placement(pads, rnd)})")
 
 
 # ---------------------------------------------------------------- section: flush (writable replica)

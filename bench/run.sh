@@ -24,7 +24,7 @@
 #                         against both builds' servers at once, counted over the same seconds
 #   BENCH_PUBSUB_TOGETHER=0 the pub/sub section's PUBLISH runs one after the other instead of
 #                         against both builds' servers at once, each holding the data set
-#   BENCH_LINK_ORDERS=0   the servers' three relinks (e2e and lazyfree placements) keep the objects
+#   BENCH_LINK_ORDERS=0   the servers' three relinks (e2e, pub/sub and lazyfree placements) keep the objects
 #                         in make's order, padded only, instead of also in three seeded orders
 #   BENCH_PROFILE=0       skip the callgrind instruction counts of the dict phases (needs valgrind)
 #   BENCH_CONTROL=1       control run (A/A): the C build on both sides, through the same rounds and
@@ -139,7 +139,7 @@ for pair in "c:$c_tree" "r:$rs_tree"; do
     done
     "$snap/$b/src/valkey-server" --version >/dev/null || { echo "bench: $t/src/valkey-server does not run" >&2; exit 1; }
 done
-# The gtest, e2e and lazyfree sections rotate over code placements as the dict section does: relink each
+# The gtest, e2e, pub/sub and lazyfree sections rotate over code placements as the dict section does: relink each
 # snapshot's valkey-unit-gtests and valkey-server with 16, 32 and 48 bytes of padding, from its
 # own tree's objects, with the make settings that tree was built with (the control run's "Rust"
 # tree is the C tree). Two rounds (a quick run's default) use the unpadded binaries only, so the
@@ -164,9 +164,9 @@ placements() {
 }
 if [ "$quick" = 0 ] || [ "$rounds" -gt 2 ]; then
     has gtest && placements valkey-unit-gtests src/unit gtest 0
-    if has e2e || has lazyfree; then
-        say "valkey-server relinked with padding$([ "$link_orders" = 1 ] && echo " and its objects in three seeded orders") (code placements for the e2e and lazyfree sections)"
-        placements valkey-server src "e2e and lazyfree" "$link_orders"
+    if has e2e || has pubsub || has lazyfree; then
+        say "valkey-server relinked with padding$([ "$link_orders" = 1 ] && echo " and its objects in three seeded orders") (code placements for the e2e, pub/sub and lazyfree sections)"
+        placements valkey-server src "e2e, pub/sub and lazyfree" "$link_orders"
     fi
 fi
 rs_git=$(git log -1 --format=%h -- src Cargo.toml Cargo.lock .cargo valkey-patch 2>/dev/null || echo '?')
