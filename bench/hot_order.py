@@ -34,9 +34,6 @@ import sys
 # whose L1i misses the order was made for. Its other dumps (the lazyfree worker's) are not used.
 GROUP_ORDER = ["SET", "INCR", "LPUSH", "SADD", "HSET", "ZADD", "GET", "PUBLISH, no subscribers",
                "EVALSHA", "FCALL", "PUBLISH, 2000 patterns subscribed"]
-# The order of the shares' sum, which breaks no ties by itself: server_profile.sh's dump order.
-PROFILE_ORDER = ["PUBLISH, no subscribers", "SET", "GET", "INCR", "LPUSH", "SADD", "HSET", "ZADD",
-                 "EVALSHA", "FCALL", "PUBLISH, 2000 patterns subscribed"]
 TRIGGER = re.compile(r"desc: Trigger: (?:Client Request: )?dump (.+)$")
 # Functions under this share of a command's instructions are left where the linker puts them.
 MIN_SHARE = 1e-5
@@ -79,6 +76,11 @@ def shares(dump):
     return {f: v / total for f, v in rows.items() if v / total >= MIN_SHARE}
 
 
+def dump_part(path):
+    """A dump's part number (server.rs.PID.N-01: the Nth dump of that run)."""
+    return int(re.search(r"\.(\d+)-\d+$", path).group(1))
+
+
 def dump_name(path):
     """The name a callgrind dump was taken under (its trigger line in the header), or None."""
     with open(path, errors="replace") as f:
@@ -105,7 +107,6 @@ def sections(fn):
 def main():
     if len(sys.argv) != 2:
         sys.exit("usage: hot_order.py PROFILE_DIR")
-    assert sorted(GROUP_ORDER) == sorted(PROFILE_ORDER), "GROUP_ORDER and PROFILE_ORDER name the same dumps"
     dumps = {}
     for path in glob.glob(os.path.join(sys.argv[1], "server.rs.*-01")):  # -01: the main thread
         name = dump_name(path)
@@ -113,11 +114,13 @@ def main():
             sys.exit(f"hot_order.py: two main-thread dumps named {name!r} in {sys.argv[1]} (one profile per directory)")
         if name:
             dumps[name] = path
-    missing = [c for c in PROFILE_ORDER if c not in dumps]
+    missing = [c for c in GROUP_ORDER if c not in dumps]
     if missing:
         sys.exit(f"hot_order.py: no main-thread dump named {missing} in {sys.argv[1]} "
                  f"(has {sorted(dumps)}): GROUP_ORDER names server_profile.sh's dumps")
-    per = {c: shares(dumps[c]) for c in PROFILE_ORDER}  # in a fixed order: the output is too
+    # Summed in the order the dumps were taken, a fixed order (the sums' last bits, and so the
+    # output, depend on it).
+    per = {c: shares(dumps[c]) for c in sorted(GROUP_ORDER, key=lambda c: dump_part(dumps[c]))}
     count = collections.Counter(f for s in per.values() for f in s)
     total = collections.Counter()
     for s in per.values():
