@@ -139,8 +139,9 @@ if [ -n "$hot" ]; then
     # Functions of the prebuilt dependency archives (jemalloc, hdr_histogram, ...) are not
     # compiled with -ffunction-sections: the linker cannot move them one by one.
     deps=$(find "$rs/deps/" -name '*.a' -exec nm --defined-only {} + 2>/dev/null | awk 'NF >= 3 { print $3 }' | sort -u)
-    bad=$(nm -S "$server" | awk -v n=40 -v deps="$deps" '
-        function hex(h,   i, v) { v = 0; h = tolower(h); for (i = 1; i <= length(h); i++) v = v * 16 + index("0123456789abcdef", substr(h, i, 1)) - 1; return v }
+    # nm's hex addresses as numbers (Debian's mawk has no strtonum).
+    awk_hex='function hex(h,   i, v) { v = 0; h = tolower(h); for (i = 1; i <= length(h); i++) v = v * 16 + index("0123456789abcdef", substr(h, i, 1)) - 1; return v }'
+    bad=$(nm -S "$server" | awk -v n=40 -v deps="$deps" "$awk_hex"'
         BEGIN { m = split(deps, d, "\n"); for (i = 1; i <= m; i++) dep[d[i]] = 1 }
         NR == FNR { if ($0 ~ /^ *\*\(\.text\.[^*]*\)$/) { f = $0; sub(/^ *\*\(\.text\./, "", f); sub(/\)$/, "", f)
                     if (!(f in rank) && !(f in dep)) { rank[f] = ++k; name[k] = f } } next }
@@ -155,8 +156,7 @@ if [ -n "$hot" ]; then
     check "valkey-server: its hot functions are linked in the order of $(basename "$order")" "$bad"
     # The functions the script puts at an offset from an alignment ('. = ALIGN(A); . += O;'
     # before their line) stand there: A 16-byte shift of one of them moved pattern PUBLISH by 20 %.
-    bad=$(nm "$server" | awk '
-        function hex(h,   i, v) { v = 0; h = tolower(h); for (i = 1; i <= length(h); i++) v = v * 16 + index("0123456789abcdef", substr(h, i, 1)) - 1; return v }
+    bad=$(nm "$server" | awk "$awk_hex"'
         NR == FNR { if (match($0, /ALIGN\([0-9]+\); \. \+= [0-9]+;/)) { split($0, w, /[^0-9]+/); a = w[2]; o = w[3]; next }
                     if (a && $0 ~ /^ *\*\(\.text\.[^*]*\)$/) { f = $0; sub(/^ *\*\(\.text\./, "", f); sub(/\)$/, "", f); al[f] = a; off[f] = o; k++ }
                     a = 0; next }
