@@ -417,6 +417,13 @@ def relinked(path, pad):
     return path if pad == 0 else os.path.join(f"{os.path.dirname(path)}_p{pad}", os.path.basename(path))
 
 
+def server_placements(cfg):
+    """Each build's valkey-server, and the paddings whose relinked servers exist for both
+    (run.sh's link-placements.sh), for the sections that rotate the servers' placements."""
+    bins = {b: os.path.join(cfg.tree[b], "src", "valkey-server") for b in BUILDS}
+    return bins, placements(bins, relinked)
+
+
 def slice_override():
     """VALKEY_BENCH_SLICE_US as bench/lockstep.h takes it (digits only, above 0), or None: the
     lockstep processes read it from the environment they inherit."""
@@ -670,8 +677,7 @@ def sec_e2e(cfg, res):
     # Code placement, as in the dict and gtest sections: each pair of rounds (one per slot order)
     # runs the servers relinked with the next padding (link-placements.sh), both builds alike.
     # The rows taken together moved by about 1 % from one placement to another (bench/README.md).
-    bins = {b: os.path.join(cfg.tree[b], "src", "valkey-server") for b in BUILDS}
-    pads = placements(bins, relinked)
+    bins, pads = server_placements(cfg)
     rounds = cfg.placed_rounds
     if together:
         log(f"e2e: valkey-benchmark -c 50 -r 100000, unpipelined and with -P 16, against both builds' servers "
@@ -877,8 +883,7 @@ def sec_pubsub(cfg, res):
     # pubsubPublishMessageInternal 2000 times per request, and a 16-byte shift of that function
     # moved its CPU per request by 20 % on an Intel Xeon (bench/README.md, "Code placement moves
     # the Rust build's hot block too"): one binary per build was one draw of that.
-    bins = {b: os.path.join(cfg.tree[b], "src", "valkey-server") for b in BUILDS}
-    pads = placements(bins, relinked)
+    bins, pads = server_placements(cfg)
     rounds = cfg.placed_rounds
     how = (f"against both builds' servers at once (BENCH_PUBSUB_TOGETHER=0: one after the other), {warmup} s "
            f"warm-up, then {window} s counted" if together else f"{npub1} (-P 1) / {npub16} (-P 16) requests")
@@ -1276,8 +1281,7 @@ def sec_lazyfree(cfg, res, unlinks=3, small_repeats=25):
     # Code placement, as in the e2e section: each pair of rounds (one per slot order) runs the
     # servers relinked with the next padding (link-placements.sh), both builds alike. The frees
     # run Valkey's own C (hashtable.c, sds, jemalloc) in both builds, at other addresses in each.
-    bins = {b: os.path.join(cfg.tree[b], "src", "valkey-server") for b in BUILDS}
-    pads = placements(bins, relinked)
+    bins, pads = server_placements(cfg)
     rounds = cfg.placed_rounds if len(pads) > 1 else cfg.rounds
     # In lockstep each build goes first in half of each large free's repeats (free() below);
     # one after the other, one FLUSHALL per round and build, as before.
