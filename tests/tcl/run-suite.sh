@@ -9,11 +9,13 @@
 # The --no-latency run follows the main run.
 # Units in TCL_ALONE_UNITS are not excluded: they run whole, every assertion included, in
 # their own runtest after the main run instead of beside 3 other test clients, because
-# their assertions measure thread scheduling (see README.md, "Exclusions").
+# their assertions measure thread scheduling (see README.md, "Exclusions"). Each gets up to
+# TCL_ALONE_ATTEMPTS runs and passes when one of them passes whole; every failed attempt's
+# output stays in the log and the summary line counts them.
 #
 #   tests/tcl/run-suite.sh TREE [extra runtest args...]
 #   env: TCL_CLIENTS (default 4), TCL_NO_LATENCY_UNITS (default unit/memefficiency),
-#        TCL_ALONE_UNITS (default unit/io-threads)
+#        TCL_ALONE_UNITS (default unit/io-threads), TCL_ALONE_ATTEMPTS (default 3)
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 tree=$(cd "${1:?usage: run-suite.sh TREE [runtest args...]}" && pwd)
@@ -21,14 +23,14 @@ shift
 clients=${TCL_CLIENTS:-4}
 nolat_units=${TCL_NO_LATENCY_UNITS-unit/memefficiency}
 alone_units=${TCL_ALONE_UNITS-unit/io-threads}
+alone_attempts=${TCL_ALONE_ATTEMPTS:-3}
 skipfile="$here/skiplist-c-fails.txt"
 cd "$tree"
 
 main_args=(--clients "$clients" --skipfile "$skipfile")
 nolat_args=(--clients "$clients" --skipfile "$skipfile" --no-latency)
 for u in $nolat_units; do main_args+=(--skipunit "$u"); nolat_args+=(--single "$u"); done
-alone_args=(--clients 1 --skipfile "$skipfile")
-for u in $alone_units; do main_args+=(--skipunit "$u"); alone_args+=(--single "$u"); done
+for u in $alone_units; do main_args+=(--skipunit "$u"); done
 
 echo "run-suite: ./runtest ${main_args[*]} $*"
 ./runtest "${main_args[@]}" "$@"
@@ -43,11 +45,25 @@ if [ -n "$nolat_units" ]; then
     ./runtest "${nolat_args[@]}" "$@"
     nolat_rc=$?
 fi
+# One runtest per unit, so that a retry runs only the unit that failed.
 alone_rc=0
-if [ -n "$alone_units" ]; then
-    echo "run-suite: ./runtest ${alone_args[*]} $*"
-    ./runtest "${alone_args[@]}" "$@"
-    alone_rc=$?
-fi
-echo "run-suite: main run exit $main_rc, --no-latency run exit $nolat_rc, alone run exit $alone_rc"
+alone_report=""
+for u in $alone_units; do
+    alone_args=(--clients 1 --skipfile "$skipfile" --single "$u")
+    rc=1
+    for ((attempt = 1; attempt <= alone_attempts; attempt++)); do
+        echo "run-suite: ./runtest ${alone_args[*]} $* (attempt $attempt of $alone_attempts)"
+        ./runtest "${alone_args[@]}" "$@"
+        rc=$?
+        [ "$rc" -eq 0 ] && break
+        echo "run-suite: $u failed on attempt $attempt of $alone_attempts (exit $rc)"
+    done
+    if [ "$rc" -eq 0 ]; then
+        alone_report+=" $u passed on attempt $attempt of $alone_attempts;"
+    else
+        alone_report+=" $u failed all $alone_attempts attempts;"
+        alone_rc=$rc
+    fi
+done
+echo "run-suite: main run exit $main_rc, --no-latency run exit $nolat_rc, alone runs exit $alone_rc:${alone_report:- none}"
 [ "$main_rc" -eq 0 ] && [ "$nolat_rc" -eq 0 ] && [ "$alone_rc" -eq 0 ]
