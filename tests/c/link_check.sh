@@ -138,7 +138,9 @@ if [ -n "$hot" ]; then
     order=$(echo "$hot" | sed -n 's/.*-Wl,-T,\([^ ]*\).*/\1/p')
     # Functions of the prebuilt dependency archives (jemalloc, hdr_histogram, ...) are not
     # compiled with -ffunction-sections: the linker cannot move them one by one.
-    deps=$(find "$rs/deps/" -name '*.a' -exec nm --defined-only {} + 2>/dev/null | awk 'NF >= 3 { print $3 }' | sort -u)
+    # One nm of the archives for both checks that read them: ARCHIVE:MEMBER:ADDR TYPE NAME.
+    depsyms=$(find "$rs/deps/" -name '*.a' -exec nm -A --defined-only {} + 2>/dev/null)
+    deps=$(echo "$depsyms" | awk 'NF >= 3 { print $3 }' | sort -u)
     # nm's hex addresses as numbers (Debian's mawk has no strtonum).
     awk_hex='function hex(h,   i, v) { v = 0; h = tolower(h); for (i = 1; i <= length(h); i++) v = v * 16 + index("0123456789abcdef", substr(h, i, 1)) - 1; return v }'
     bad=$(nm -S "$server" | awk -v n=40 -v deps="$deps" "$awk_hex"'
@@ -174,10 +176,10 @@ if [ -n "$hot" ]; then
     [ -n "$sec" ] || bad+="no .text.hot_order section in $server; "
     while read -r archive member; do
         [ -n "$member" ] && [ -n "$sec" ] || continue
-        a=$(find "$rs/deps/" -name "$archive" | head -1)
         # A build without that archive (MALLOC=libc: no jemalloc) has nothing for the line to place.
-        [ -n "$a" ] || { echo "NOTE: no $archive under $rs/deps: $member not in this build"; continue; }
-        fns=$(nm -A --defined-only "$a" | awk -F: -v m="$member" '$2 == m { split($3, w, " "); if (w[2] == "T") print w[3] }')
+        echo "$depsyms" | awk -F: -v a="$archive" '{ n = split($1, p, "/") } p[n] == a { found = 1 } END { exit !found }' ||
+            { echo "NOTE: no $archive under $rs/deps: $member not in this build"; continue; }
+        fns=$(echo "$depsyms" | awk -F: -v a="$archive" -v m="$member" '{ n = split($1, p, "/") } p[n] == a && $2 == m { split($3, w, " "); if (w[2] == "T") print w[3] }')
         [ -n "$fns" ] || { bad+="no global function of $member in $archive; "; continue; }
         bad+=$(nm "$server" | awk -v fns="$fns" -v sec="$sec" -v m="$member" "$awk_hex"'
             BEGIN { n = split(fns, f, "\n"); for (i = 1; i <= n; i++) want[f[i]] = 1; split(sec, s, " "); lo = hex(s[1]); hi = lo + hex(s[2]) }
