@@ -21,6 +21,8 @@ VALKEY_DIR ?= build/valkey
 VALKEY_C_DIR ?= build/valkey-c
 VALKEY_CMAKE_SRC ?= build/valkey-cmake-src
 VALKEY_CMAKE_DIR ?= build/valkey-cmake
+VALKEY_CMAKE_C_SRC ?= build/valkey-cmake-c-src
+VALKEY_CMAKE_C_DIR ?= build/valkey-cmake-c
 RUN_DIR ?= build/run
 SKIPFILE := tests/tcl/skiplist-c-fails.txt
 # The Valkey trees build the crate with VALKEY_SRC_DIR set (build.rs then compiles the
@@ -33,8 +35,8 @@ define stage
 @printf '\n\033[1;36m==> [%s] %s\033[0m  (%s UTC)\n' '$(1)' '$(2)' "$$(date -u +%H:%M:%S)"
 endef
 
-.PHONY: all valkey valkey-c valkey-gtests valkey-cmake run test bench clean \
-        test-fmt test-clippy test-cargo test-header test-c test-gtest test-link test-tcl test-tcl-c
+.PHONY: all valkey valkey-c valkey-gtests valkey-cmake valkey-cmake-c run test bench clean \
+        test-fmt test-clippy test-cargo test-header test-c test-gtest test-link test-cmake test-tcl test-tcl-c
 
 all: valkey
 
@@ -67,6 +69,16 @@ valkey-cmake:
 	    -DCMAKE_BUILD_TYPE=Release -DUSE_RUST_CORE=ON -DRUST_CORE_DIR=$(CURDIR)
 	cmake --build $(VALKEY_CMAKE_DIR) -j $(JOBS)
 
+# The same patched source built by CMake without the flag (plain C), for test-cmake's link
+# checks; its own source copy, since CMake configures jemalloc inside the source tree.
+valkey-cmake-c:
+	@valkey-patch/prepare-tree.sh $(VALKEY_CMAKE_C_SRC)
+	@if ! cmp -s $(VALKEY_CMAKE_C_SRC)/.valkey-rs-core-patch $(VALKEY_CMAKE_C_DIR)/.valkey-rs-core-patch; then \
+	    rm -rf $(VALKEY_CMAKE_C_DIR) && mkdir -p $(VALKEY_CMAKE_C_DIR) && \
+	    cp $(VALKEY_CMAKE_C_SRC)/.valkey-rs-core-patch $(VALKEY_CMAKE_C_DIR)/; fi
+	cmake -S $(VALKEY_CMAKE_C_SRC) -B $(VALKEY_CMAKE_C_DIR) -DCMAKE_BUILD_TYPE=Release
+	cmake --build $(VALKEY_CMAKE_C_DIR) -j $(JOBS)
+
 # ---------------------------------------------------------------- run
 
 run: valkey
@@ -83,28 +95,30 @@ bench:
 # ---------------------------------------------------------------- tests
 
 test:
-	$(call stage,1/11,cargo fmt --check)
+	$(call stage,1/12,cargo fmt --check)
 	@$(MAKE) --no-print-directory test-fmt
-	$(call stage,2/11,cargo clippy --all-targets -- -D warnings)
+	$(call stage,2/12,cargo clippy --all-targets -- -D warnings)
 	@$(MAKE) --no-print-directory test-clippy
-	$(call stage,3/11,cargo test)
+	$(call stage,3/12,cargo test)
 	@$(MAKE) --no-print-directory test-cargo
-	$(call stage,4/11,generated header drift (include/valkey_rs_core.h))
+	$(call stage,4/12,generated header drift (include/valkey_rs_core.h))
 	@$(MAKE) --no-print-directory test-header
-	$(call stage,5/11,C ABI and differential tests (tests/c/run.sh))
+	$(call stage,5/12,C ABI and differential tests (tests/c/run.sh))
 	@$(MAKE) --no-print-directory test-c
-	$(call stage,6/11,fuzz corpus replay against the model (fuzz/, cargo test))
+	$(call stage,6/12,fuzz corpus replay against the model (fuzz/, cargo test))
 	@$(MAKE) --no-print-directory test-fuzz-smoke FUZZ_SMOKE_SECONDS=0
-	$(call stage,7/11,Valkey gtest unit tests built with USE_RUST_CORE=yes)
+	$(call stage,7/12,Valkey gtest unit tests built with USE_RUST_CORE=yes)
 	@$(MAKE) --no-print-directory test-gtest
-	$(call stage,8/11,the Rust build's dynamic symbols and imports against the C build's (tests/c/link_check.sh))
+	$(call stage,8/12,the Rust build's dynamic symbols and imports against the C build's (tests/c/link_check.sh))
 	@$(MAKE) --no-print-directory test-link
-	$(call stage,9/11,the lazyfree worker thread and shutdown with lazyfree work queued (tests/reliability/worker_thread.py and shutdown_lazyfree.py))
+	$(call stage,9/12,the CMake build with -DUSE_RUST_CORE=ON: serves; its link checks against the CMake C build (tests/cmake/check.sh))
+	@$(MAKE) --no-print-directory test-cmake
+	$(call stage,10/12,the lazyfree worker thread and shutdown with lazyfree work queued (tests/reliability/worker_thread.py and shutdown_lazyfree.py))
 	@$(MAKE) --no-print-directory test-worker
 	@$(MAKE) --no-print-directory test-shutdown
-	$(call stage,10/11,panic policy: dict assertion and lazyfree worker panic end in the Valkey crash report (tests/reliability/panic_policy.sh))
+	$(call stage,11/12,panic policy: dict assertion and lazyfree worker panic end in the Valkey crash report (tests/reliability/panic_policy.sh))
 	@$(MAKE) --no-print-directory test-panic
-	$(call stage,11/11,upstream Tcl suite on $(VALKEY_DIR) (runtest --clients $(TCL_CLIENTS)))
+	$(call stage,12/12,upstream Tcl suite on $(VALKEY_DIR) (runtest --clients $(TCL_CLIENTS)))
 	@$(MAKE) --no-print-directory test-tcl
 	@printf '\n\033[1;32m==> make test: all stages passed\033[0m  (%s UTC)\n' "$$(date -u +%H:%M:%S)"
 
@@ -139,6 +153,10 @@ test-link: valkey
 	    $(MAKE) --no-print-directory valkey-c
 	tests/c/link_check.sh $(VALKEY_DIR)
 
+# The CMake build a packager may use instead of make (README "Using the patch").
+test-cmake: valkey-cmake valkey-cmake-c
+	tests/cmake/check.sh $(VALKEY_CMAKE_DIR) $(VALKEY_CMAKE_C_DIR)
+
 # Full upstream suite plus our own tests/tcl/*.tcl (copied in as unit/rs-core-*), with
 # the exclusions explained in tests/tcl/run-suite.sh and README.md.
 test-tcl: valkey
@@ -152,7 +170,7 @@ test-tcl-c: valkey-c
 	TCL_CLIENTS=$(TCL_CLIENTS) tests/tcl/run-suite.sh $(VALKEY_C_DIR) $(TCL_ARGS)
 
 clean:
-	rm -rf $(VALKEY_DIR) $(VALKEY_C_DIR) $(VALKEY_CMAKE_SRC) $(VALKEY_CMAKE_DIR) $(RUN_DIR)
+	rm -rf $(VALKEY_DIR) $(VALKEY_C_DIR) $(VALKEY_CMAKE_SRC) $(VALKEY_CMAKE_DIR) $(VALKEY_CMAKE_C_SRC) $(VALKEY_CMAKE_C_DIR) $(RUN_DIR)
 	$(CARGO) clean
 
 # Reliability targets (issue 6): fuzzing, Miri, chaos, panic policy, sanitizers.

@@ -7,6 +7,8 @@
 #     RUST_TREE  a Valkey tree built with USE_RUST_CORE=yes (default build/valkey)
 #     C_TREE     the same Valkey built without it (default build/valkey-c, else the
 #                tree tests/c/run.sh builds, build/ctest/valkey-9.1.2)
+#   Either may also be a CMake build directory (a CMakeCache.txt, binaries in bin/): the
+#   Rust one configured with -DUSE_RUST_CORE=ON, the C one without (tests/cmake/check.sh).
 #
 # For valkey-server, valkey-cli and valkey-benchmark:
 #   - every symbol the C binary defines in its dynamic symbol table (-rdynamic: what
@@ -32,8 +34,24 @@ if [ -z "$c" ]; then
     c=$root/build/valkey-c
     [ -x "$c/src/valkey-server" ] || c=$root/build/ctest/valkey-9.1.2
 fi
-settings=$rs/src/.make-settings
-linklib=$(sed -n 's/^RUST_CORE_LINK_LIB=//p' "$settings" 2>/dev/null)
+# A tree's binary: src/NAME in a make tree, bin/NAME in a CMake build directory.
+tree_bin() { if [ -f "$1/CMakeCache.txt" ]; then echo "$1/bin/$2"; else echo "$1/src/$2"; fi; }
+# What the Rust tree's link used: recorded in src/.make-settings by the patched Makefile, in
+# CMakeCache.txt by the patched cmake/Modules/RustCore.cmake. The dependency archives
+# (jemalloc, hdr_histogram, Lua, ...) are under deps/ in a make tree, in the build
+# directory (lib/, jemalloc-build/) in a CMake one.
+if [ -f "$rs/CMakeCache.txt" ]; then
+    settings=$rs/CMakeCache.txt
+    cache_var() { sed -n "s/^$1:[A-Z]*=//p" "$settings"; }
+    linklib=$(cache_var RUST_CORE_LINK_LIB_USED)
+    hot=$(cache_var RUST_CORE_HOT_LDFLAGS_USED)
+    deps_dir=$rs
+else
+    settings=$rs/src/.make-settings
+    linklib=$(sed -n 's/^RUST_CORE_LINK_LIB=//p' "$settings" 2>/dev/null)
+    hot=$(sed -n 's/^RUST_CORE_HOT_LDFLAGS=//p' "$settings" 2>/dev/null)
+    deps_dir=$rs/deps
+fi
 [ -f "$linklib" ] || { echo "link_check: no RUST_CORE_LINK_LIB archive named in $settings" >&2; exit 2; }
 libnames=$(readelf -sW "$linklib" |
     awk '$5 == "GLOBAL" && $6 == "DEFAULT" && $7 != "UND" && NF >= 8 { print $8 }' | sort -u)
@@ -61,8 +79,8 @@ check() { # description, then "ok" or the offending names
     fi
 }
 for bin in valkey-server valkey-cli valkey-benchmark; do
-    r=$rs/src/$bin
-    b=$c/src/$bin
+    r=$(tree_bin "$rs" $bin)
+    b=$(tree_bin "$c" $bin)
     for f in "$r" "$b"; do
         [ -x "$f" ] || { echo "link_check: $f missing (build both trees first)" >&2; exit 2; }
     done
@@ -92,7 +110,7 @@ done
 flush_path="emptyDbAsync flushReplicaKeysWithExpireList freeReplicaKeysWithExpireAsync"
 accessors="vkrs_cluster_enabled vkrs_db_keys_slot vkrs_db_expires_slot vkrs_db_volatile_items_slot
     vkrs_kvstore_create_keys vkrs_kvstore_create_expires vkrs_kvstore_size vkrs_dict_size"
-server=$rs/src/valkey-server
+server=$(tree_bin "$rs" valkey-server)
 got_calls=""
 for fn in $flush_path; do
     asm=$(objdump -d --no-show-raw-insn --disassemble="$fn" "$server")
@@ -125,21 +143,20 @@ check "valkey-server: the flush path's $want functions lie within 6 KB (${bytes}
 # nothing of this.
 phdrs() { readelf -lW "$1" | awk '/^  [A-Z_]+ +0x/ { f = ""; for (i = 7; i < NF; i++) f = f $i; printf "%s %s; ", $1, f }'; }
 rph=$(phdrs "$server")
-cph=$(phdrs "$c/src/valkey-server")
+cph=$(phdrs "$(tree_bin "$c" valkey-server)")
 bad=""
 [ -n "$cph" ] && [ "$rph" = "$cph" ] || bad="Rust: $rph C: $cph"
 check "valkey-server: the C build's program headers ($(echo "$cph" | tr ';' '\n' | grep -c LOAD) LOAD segments, types and flags in order)" "$bad"
 # valkey-server's hot functions in the order valkey-patch/hot-text.ld gives, when the tree
-# linked with it (src/.make-settings records the flags; empty where the linker cannot):
+# linked with it (the settings record the flags; empty where the linker cannot):
 # the first 40 of its functions the binary has, at rising addresses within the span of their
 # sizes. A draw of -flto's placement would not put 40 functions in one given order.
-hot=$(sed -n 's/^RUST_CORE_HOT_LDFLAGS=//p' "$settings")
 if [ -n "$hot" ]; then
     order=$(echo "$hot" | sed -n 's/.*-Wl,-T,\([^ ]*\).*/\1/p')
     # Functions of the prebuilt dependency archives (jemalloc, hdr_histogram, ...) are not
     # compiled with -ffunction-sections: the linker cannot move them one by one.
     # One nm of the archives for both checks that read them: ARCHIVE:MEMBER:ADDR TYPE NAME.
-    depsyms=$(find "$rs/deps/" -name '*.a' -exec nm -A --defined-only {} + 2>/dev/null)
+    depsyms=$(find "$deps_dir/" -name '*.a' -exec nm -A --defined-only {} + 2>/dev/null)
     deps=$(echo "$depsyms" | awk 'NF >= 3 { print $3 }' | sort -u)
     # nm's hex addresses as numbers (Debian's mawk has no strtonum).
     awk_hex='function hex(h,   i, v) { v = 0; h = tolower(h); for (i = 1; i <= length(h); i++) v = v * 16 + index("0123456789abcdef", substr(h, i, 1)) - 1; return v }'
@@ -178,7 +195,7 @@ if [ -n "$hot" ]; then
         [ -n "$member" ] && [ -n "$sec" ] || continue
         # A build without that archive (MALLOC=libc: no jemalloc) has nothing for the line to place.
         echo "$depsyms" | awk -F: -v a="$archive" '{ n = split($1, p, "/") } p[n] == a { found = 1 } END { exit !found }' ||
-            { echo "NOTE: no $archive under $rs/deps: $member not in this build"; continue; }
+            { echo "NOTE: no $archive under $deps_dir: $member not in this build"; continue; }
         fns=$(echo "$depsyms" | awk -F: -v a="$archive" -v m="$member" '{ n = split($1, p, "/") } p[n] == a && $2 == m { split($3, w, " "); if (w[2] == "T") print w[3] }')
         [ -n "$fns" ] || { bad+="no global function of $member in $archive; "; continue; }
         bad+=$(nm "$server" | awk -v fns="$fns" -v sec="$sec" -v m="$member" "$awk_hex"'
@@ -188,7 +205,7 @@ if [ -n "$hot" ]; then
     done <<< "$members"
     check "valkey-server: the dependency objects $(basename "$order") places whole lie in .text.hot_order" "$bad"
 else
-    echo "NOTE: valkey-server was linked without the hot-function order (RUST_CORE_HOT_LDFLAGS empty in $settings)"
+    echo "NOTE: valkey-server was linked without the hot-function order (no hot-order flags in $settings)"
 fi
 echo "link_check: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
