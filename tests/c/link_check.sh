@@ -55,8 +55,8 @@ fi
 [ -f "$linklib" ] || { echo "link_check: no RUST_CORE_LINK_LIB archive named in $settings" >&2; exit 2; }
 libnames=$(readelf -sW "$linklib" |
     awk '$5 == "GLOBAL" && $6 == "DEFAULT" && $7 != "UND" && NF >= 8 { print $8 }' | sort -u)
-pass=0
-fail=0
+# shellcheck source=../lib/check.sh
+. "$root/tests/lib/check.sh"
 # "name" of every defined (or, with und, every undefined) dynamic symbol, version dropped.
 dynsyms() { # binary def|und
     readelf --dyn-syms -W "$1" | awk -v want="$2" 'NF >= 8 && $1 ~ /^[0-9]+:$/ {
@@ -68,16 +68,6 @@ dynsyms() { # binary def|und
 # (grep -c reads all of readelf's output: grep -q would end the pipe early, and pipefail
 # would then report readelf's SIGPIPE.)
 has_library() { [ "$(readelf -sW "$1" | grep -c valkey_rs_core)" -gt 0 ]; }
-check() { # description, then "ok" or the offending names
-    local what=$1 bad=$2
-    if [ -z "$bad" ]; then
-        echo "PASS: $what"
-        pass=$((pass + 1))
-    else
-        echo "FAIL: $what: $(echo $bad | cut -c1-600)"
-        fail=$((fail + 1))
-    fi
-}
 for bin in valkey-server valkey-cli valkey-benchmark; do
     r=$(tree_bin "$rs" $bin)
     b=$(tree_bin "$c" $bin)

@@ -19,17 +19,8 @@ for f in "$server" "$cli" "$c/bin/valkey-server"; do
 done
 grep -q '^USE_RUST_CORE:BOOL=ON$' "$rs/CMakeCache.txt" ||
     { echo "cmake check: $rs was not configured with -DUSE_RUST_CORE=ON" >&2; exit 2; }
-pass=0
-fail=0
-check() { # description, then "" or what is wrong
-    if [ -z "$2" ]; then
-        echo "PASS: $1"
-        pass=$((pass + 1))
-    else
-        echo "FAIL: $1: $2"
-        fail=$((fail + 1))
-    fi
-}
+# shellcheck source=../lib/check.sh
+. "$root/tests/lib/check.sh"
 
 # A port nobody listens on, and a server that goes away with this script.
 port=$((21000 + RANDOM % 20000))
