@@ -1,7 +1,7 @@
 # valkey-rs-core: top-level targets (see README.md).
 #
 #   make run     build Valkey with USE_RUST_CORE=yes and run valkey-server on port 6379 (ARGS=... adds server args)
-#   make test    every check: cargo fmt/clippy/test, header drift, C ABI tests, Valkey gtests, panic policy, full Tcl suite
+#   make test    every check: cargo fmt/clippy/test, header drift, C ABI tests, Valkey gtests, link check, the CMake build, panic policy, full Tcl suite
 #   make valkey  build/valkey   = pristine Valkey 9.1.2 + valkey-patch/valkey-9.1.2.patch, built with USE_RUST_CORE=yes
 #   make valkey-c build/valkey-c = the same source, built without the flag (plain C, as upstream)
 #   make bench   Rust build vs C build side by side (bench/README.md)
