@@ -31,6 +31,7 @@ dir=$(mktemp -d)
 pid=$!
 trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; rm -rf "$dir"' EXIT
 q() { "$cli" -p "$port" "$@" 2>&1; }
+mem_field() { q info memory | tr -d '\r' | sed -n "s/^$1://p"; }
 for _ in $(seq 100); do [ "$(q ping)" = PONG ] && break; sleep 0.1; done
 check "valkey-server answers PING" "$([ "$(q ping)" = PONG ] || { echo "no PONG; log:"; tail -5 "$dir/log"; })"
 check "SET then GET" "$([ "$(q set k v)" = OK ] && [ "$(q get k)" = v ] || echo "GET k: $(q get k)")"
@@ -46,11 +47,11 @@ q debug populate 100000 p >/dev/null
 [ "$(q dbsize)" = 100201 ] || bad+="dbsize $(q dbsize) after DEBUG POPULATE, not 100201; "
 [ "$(q flushall async)" = OK ] || bad+="FLUSHALL ASYNC did not reply OK; "
 for _ in $(seq 100); do
-    [ "$(q info memory | tr -d '\r' | sed -n 's/^lazyfree_pending_objects://p')" = 0 ] && break
+    [ "$(mem_field lazyfree_pending_objects)" = 0 ] && break
     sleep 0.05
 done
-pending=$(q info memory | tr -d '\r' | sed -n 's/^lazyfree_pending_objects://p')
-freed=$(q info memory | tr -d '\r' | sed -n 's/^lazyfreed_objects://p')
+pending=$(mem_field lazyfree_pending_objects)
+freed=$(mem_field lazyfreed_objects)
 [ "$pending" = 0 ] || bad+="lazyfree_pending_objects $pending; "
 [ "${freed:-0}" -ge 1 ] || bad+="lazyfreed_objects ${freed:-none}; "
 [ "$(q dbsize)" = 0 ] || bad+="dbsize $(q dbsize) after FLUSHALL ASYNC; "
