@@ -109,7 +109,7 @@ test:
 	@$(MAKE) --no-print-directory test-fuzz-smoke FUZZ_SMOKE_SECONDS=0
 	$(call stage,7/12,Valkey gtest unit tests built with USE_RUST_CORE=yes)
 	@$(MAKE) --no-print-directory test-gtest
-	$(call stage,8/12,the Rust build's dynamic symbols and imports against the C build's (tests/c/link_check.sh))
+	$(call stage,8/12,dynamic symbols and imports of the Rust build against the C build (tests/c/link_check.sh))
 	@$(MAKE) --no-print-directory test-link
 	$(call stage,9/12,the CMake build with -DUSE_RUST_CORE=ON: serves; its link checks against the CMake C build (tests/cmake/check.sh))
 	@$(MAKE) --no-print-directory test-cmake
