@@ -24,6 +24,10 @@ VALKEY_CMAKE_DIR ?= build/valkey-cmake
 VALKEY_CMAKE_C_SRC ?= build/valkey-cmake-c-src
 VALKEY_CMAKE_C_DIR ?= build/valkey-cmake-c
 RUN_DIR ?= build/run
+# Valkey's CMake fetches GoogleTest from GitHub for BUILD_UNIT_GTESTS; an offline build (a
+# distribution's, or this machine's) points it at the source libgtest-dev installs instead.
+GTEST_SOURCE_DIR ?= /usr/src/googletest
+CMAKE_GTEST_SOURCE := $(if $(wildcard $(GTEST_SOURCE_DIR)/CMakeLists.txt),-DFETCHCONTENT_SOURCE_DIR_GOOGLETEST=$(GTEST_SOURCE_DIR))
 SKIPFILE := tests/tcl/skiplist-c-fails.txt
 # The Valkey trees build the crate with VALKEY_SRC_DIR set (build.rs then compiles the
 # C accessors against the tree's headers), so they get their own cargo target dirs and
@@ -66,7 +70,8 @@ valkey-cmake:
 	    rm -rf $(VALKEY_CMAKE_DIR) && mkdir -p $(VALKEY_CMAKE_DIR) && \
 	    cp $(VALKEY_CMAKE_SRC)/.valkey-rs-core-patch $(VALKEY_CMAKE_DIR)/; fi
 	CARGO_TARGET_DIR=$(CURDIR)/target/valkey-cmake cmake -S $(VALKEY_CMAKE_SRC) -B $(VALKEY_CMAKE_DIR) \
-	    -DCMAKE_BUILD_TYPE=Release -DUSE_RUST_CORE=ON -DRUST_CORE_DIR=$(CURDIR)
+	    -DCMAKE_BUILD_TYPE=Release -DUSE_RUST_CORE=ON -DRUST_CORE_DIR=$(CURDIR) \
+	    -DBUILD_UNIT_GTESTS=ON $(CMAKE_GTEST_SOURCE)
 	cmake --build $(VALKEY_CMAKE_DIR) -j $(JOBS)
 
 # The same patched source built by CMake without the flag (plain C), for test-cmake's link
@@ -111,7 +116,7 @@ test:
 	@$(MAKE) --no-print-directory test-gtest
 	$(call stage,8/12,dynamic symbols and imports of the Rust build against the C build (tests/c/link_check.sh))
 	@$(MAKE) --no-print-directory test-link
-	$(call stage,9/12,the CMake build with -DUSE_RUST_CORE=ON: serves; its link checks against the CMake C build (tests/cmake/check.sh))
+	$(call stage,9/12,the CMake build with -DUSE_RUST_CORE=ON: serves; its link checks against the CMake C build (tests/cmake/check.sh); its gtests)
 	@$(MAKE) --no-print-directory test-cmake
 	$(call stage,10/12,the lazyfree worker thread and shutdown with lazyfree work queued (tests/reliability/worker_thread.py and shutdown_lazyfree.py))
 	@$(MAKE) --no-print-directory test-worker
@@ -156,6 +161,7 @@ test-link: valkey
 # The CMake build a packager may use instead of make (README "Using the patch").
 test-cmake: valkey-cmake valkey-cmake-c
 	tests/cmake/check.sh $(VALKEY_CMAKE_DIR) $(VALKEY_CMAKE_C_DIR)
+	cmake --build $(VALKEY_CMAKE_DIR) --target test-unit
 
 # Full upstream suite plus our own tests/tcl/*.tcl (copied in as unit/rs-core-*), with
 # the exclusions explained in tests/tcl/run-suite.sh and README.md.

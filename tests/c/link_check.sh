@@ -38,19 +38,27 @@ fi
 tree_bin() { if [ -f "$1/CMakeCache.txt" ]; then echo "$1/bin/$2"; else echo "$1/src/$2"; fi; }
 # What the Rust tree's link used: recorded in src/.make-settings by the patched Makefile, in
 # CMakeCache.txt by the patched cmake/Modules/RustCore.cmake. The dependency archives
-# (jemalloc, hdr_histogram, Lua, ...) are under deps/ in a make tree, in the build
-# directory (lib/, jemalloc-build/) in a CMake one.
+# (jemalloc, hdr_histogram, Lua, ...) are under deps/ in a make tree; in a CMake one, those
+# valkey-server's link.txt names (lib/, jemalloc-build/).
 if [ -f "$rs/CMakeCache.txt" ]; then
     settings=$rs/CMakeCache.txt
     cache_var() { sed -n "s/^$1:[A-Z]*=//p" "$settings"; }
     linklib=$(cache_var RUST_CORE_LINK_LIB_USED)
     hot=$(cache_var RUST_CORE_HOT_LDFLAGS_USED)
     deps_dir=$rs
+    # The archives valkey-server's own link names: the build directory also holds the gtest
+    # binary's (a Valkey archive, gtest, gmock), whose symbols are not dependencies.
+    dep_archives() {
+        tr ' ' '\n' < "$rs/src/CMakeFiles/valkey-server.dir/link.txt" | grep '\.a$' |
+            while read -r a; do case $a in /*) ;; *) a=$rs/src/$a ;; esac
+                [ "$(realpath "$a")" = "$(realpath "$linklib")" ] || realpath "$a"; done | sort -u
+    }
 else
     settings=$rs/src/.make-settings
     linklib=$(sed -n 's/^RUST_CORE_LINK_LIB=//p' "$settings" 2>/dev/null)
     hot=$(sed -n 's/^RUST_CORE_HOT_LDFLAGS=//p' "$settings" 2>/dev/null)
     deps_dir=$rs/deps
+    dep_archives() { find "$deps_dir/" -name '*.a'; }
 fi
 [ -f "$linklib" ] || { echo "link_check: no RUST_CORE_LINK_LIB archive named in $settings" >&2; exit 2; }
 libnames=$(readelf -sW "$linklib" |
@@ -146,7 +154,7 @@ if [ -n "$hot" ]; then
     # Functions of the prebuilt dependency archives (jemalloc, hdr_histogram, ...) are not
     # compiled with -ffunction-sections: the linker cannot move them one by one.
     # One nm of the archives for both checks that read them: ARCHIVE:MEMBER:ADDR TYPE NAME.
-    depsyms=$(find "$deps_dir/" -name '*.a' -exec nm -A --defined-only {} + 2>/dev/null)
+    depsyms=$(dep_archives | xargs -r nm -A --defined-only 2>/dev/null)
     deps=$(echo "$depsyms" | awk 'NF >= 3 { print $3 }' | sort -u)
     # nm's hex addresses as numbers (Debian's mawk has no strtonum).
     awk_hex='function hex(h,   i, v) { v = 0; h = tolower(h); for (i = 1; i <= length(h); i++) v = v * 16 + index("0123456789abcdef", substr(h, i, 1)) - 1; return v }'

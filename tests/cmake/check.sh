@@ -4,7 +4,8 @@
 # writable replica with keys that have a TTL), and its binaries pass the same link checks as
 # the Makefile build's against a CMake build of the same Valkey without the library
 # (tests/c/link_check.sh: dynamic symbols, imports, the flush path's calls and place, program
-# headers, the hot-function order of valkey-patch/hot-text.ld).
+# headers, the hot-function order of valkey-patch/hot-text.ld), and its gtest binary tests the
+# library's dict, not dict.c (make test-cmake then runs it).
 #
 #   tests/cmake/check.sh RUST_BUILD_DIR C_BUILD_DIR   (make test-cmake builds both)
 set -uo pipefail
@@ -64,6 +65,24 @@ q shutdown nosave >/dev/null
 wait "$pid" 2>/dev/null
 check "SHUTDOWN NOSAVE ends the server" "$(grep -q "ready to exit" "$dir/log" || echo "no 'ready to exit' in its log")"
 
-echo "cmake check: $pass passed, $fail failed (server); the link checks follow"
+# Valkey's gtest binary (-DBUILD_UNIT_GTESTS=ON; make test-cmake runs it next): its DictTest.*
+# must run on the library's dict. It links with --allow-multiple-definition, so a dict.c that
+# came back into its Valkey archive would win without a word: the archive must hold neither
+# file the library replaces.
+gtests=$rs/bin/valkey-unit-gtests
+gtlib=$rs/lib/libvalkeylib-gtest.a
+bad=""
+if [ -x "$gtests" ] && members=$(ar t "$gtlib" 2>&1); then
+    for m in dict.c.o lazyfree.c.o; do grep -qx "$m" <<<"$members" && bad+="$gtlib holds $m; "; done
+    grep -qx server.c.o <<<"$members" || bad+="$gtlib holds no server.c.o: not the archive expected; "
+    # Not nm | grep -q: grep's early exit would fail nm with SIGPIPE under pipefail.
+    grep -qx 'vkrs_lazyfree_submit' <<<"$(nm --defined-only "$gtests" | awk '$2 == "T" { print $3 }')" ||
+        bad+="$gtests does not define vkrs_lazyfree_submit; "
+else
+    bad="$gtests or $gtlib missing (configure with -DBUILD_UNIT_GTESTS=ON): ${members:-}"
+fi
+check "valkey-unit-gtests links the library, its Valkey archive without dict.c and lazyfree.c" "$bad"
+
+echo "cmake check: $pass passed, $fail failed (server, gtest binary); the link checks follow"
 bash "$root/tests/c/link_check.sh" "$rs" "$c" || fail=$((fail + 1))
 [ "$fail" -eq 0 ]
