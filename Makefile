@@ -71,7 +71,7 @@ valkey-cmake:
 	    cp $(VALKEY_CMAKE_SRC)/.valkey-rs-core-patch $(VALKEY_CMAKE_DIR)/; fi
 	CARGO_TARGET_DIR=$(CURDIR)/target/valkey-cmake cmake -S $(VALKEY_CMAKE_SRC) -B $(VALKEY_CMAKE_DIR) \
 	    -DCMAKE_BUILD_TYPE=Release -DUSE_RUST_CORE=ON -DRUST_CORE_DIR=$(CURDIR) \
-	    -DBUILD_UNIT_GTESTS=ON $(CMAKE_GTEST_SOURCE)
+	    -DBUILD_UNIT_GTESTS=ON -DINSTALL_GTEST=OFF $(CMAKE_GTEST_SOURCE)
 	cmake --build $(VALKEY_CMAKE_DIR) -j $(JOBS)
 
 # The same patched source built by CMake without the flag (plain C), for test-cmake's link

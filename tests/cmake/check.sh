@@ -4,8 +4,9 @@
 # writable replica with keys that have a TTL), and its binaries pass the same link checks as
 # the Makefile build's against a CMake build of the same Valkey without the library
 # (tests/c/link_check.sh: dynamic symbols, imports, the flush path's calls and place, program
-# headers, the hot-function order of valkey-patch/hot-text.ld), and its gtest binary tests the
-# library's dict, not dict.c (make test-cmake then runs it).
+# headers, the hot-function order of valkey-patch/hot-text.ld); its gtest binary tests the
+# library's dict, not dict.c (make test-cmake then runs it); and cmake --install installs
+# what the C build's does.
 #
 #   tests/cmake/check.sh RUST_BUILD_DIR C_BUILD_DIR   (make test-cmake builds both)
 set -uo pipefail
@@ -83,6 +84,20 @@ else
 fi
 check "valkey-unit-gtests links the library, its Valkey archive without dict.c and lazyfree.c" "$bad"
 
-echo "cmake check: $pass passed, $fail failed (server, gtest binary); the link checks follow"
+# A packager's install (cmake --install into a DESTDIR): the same files as the CMake C
+# build installs (no gtest, no library archive), and the valkey-server installed is the
+# one built.
+bad=""
+for t in rs c; do
+    DESTDIR=$dir/install-$t cmake --install "${!t}" --prefix /usr >"$dir/install-$t.log" 2>&1 ||
+        bad+="cmake --install ${!t} failed: $(tail -3 "$dir/install-$t.log"); "
+done
+files() { (cd "$dir/install-$1" 2>/dev/null && find . | sort); }
+[ -n "$(files rs)" ] && [ "$(files rs)" = "$(files c)" ] ||
+    bad+="installed files differ from the C build's: $(diff <(files rs) <(files c) | head -5 | tr '\n' ' '); "
+cmp -s "$dir/install-rs/usr/bin/valkey-server" "$server" || bad+="the installed valkey-server is not the one built; "
+check "cmake --install: the CMake C build's files, and the valkey-server built" "$bad"
+
+echo "cmake check: $pass passed, $fail failed (server, gtest binary, install); the link checks follow"
 bash "$root/tests/c/link_check.sh" "$rs" "$c" || fail=$((fail + 1))
 [ "$fail" -eq 0 ]
