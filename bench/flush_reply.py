@@ -13,18 +13,18 @@ bio thread as built (SCHED_OTHER) and switched to SCHED_BATCH, Rust as built (it
 SCHED_BATCH, csrc/valkey_shims.c) and switched to SCHED_OTHER. The policy is set on the
 running `bio_lazy_free` thread, as `chrt -p` would. Each flush comes right after writing
 --keys keys with a TTL on the replica and 0.2 s of quiet; the four take turns, the first
-rotating (--servers: a subset, e.g. c:other,rs:batch, the builds as
-built). Per flush it records the reply latency, the command's own microseconds
-(commandstats), and two schedstat deltas from the request to the reply: this client
-thread's time waiting on a run queue and the worker's CPU time; and the CPU this client
-and the worker last ran on before the request. A slow reply whose client wait matches the
-worker's CPU time is the client woken onto the CPU where the worker had started freeing,
-queued behind it until the next tick (bench/README.md, "FLUSHALL ASYNC's reply to a local
-client").
+rotating (--servers: a subset, e.g. c:other,rs:batch, the builds as built). Per flush it
+records the reply latency, the command's own microseconds (commandstats), two schedstat
+deltas from the request to the reply (this client thread's time waiting on a run queue,
+and the worker's CPU time), and the CPU this client and the worker last ran on before the
+request. A slow reply whose client wait matches the worker's CPU time is the client woken
+onto the CPU where the worker had started freeing, queued behind it until the next tick
+(bench/README.md, "FLUSHALL ASYNC's reply to a local client").
 
 Prints one JSON line per flush and, per server, the median latency, the replies over 1 ms,
-and how many of them came when the client sat on the worker's last CPU and when not. Needs Linux; the policy switch needs permission to change the server's threads
-(the same user).
+and how many of them came when the client sat on the worker's last CPU and when not.
+Needs Linux; the policy switch needs permission to change the server's threads (the
+same user).
 """
 import argparse
 import contextlib
@@ -55,6 +55,10 @@ def last_cpu(pid, tid):
 def client_wait_ns():
     with open("/proc/thread-self/schedstat") as f:
         return int(f.read().split()[1])
+
+
+def slow(recs):
+    return f"{sum(r['reply_ms'] > 1 for r in recs)} of {len(recs)}"
 
 
 def main():
@@ -108,13 +112,10 @@ def main():
         xs = [x for x in rec if x["build"] == b and x["worker"] == pol]
         same = [x for x in xs if x["client_on_cpu"] == x["worker_last_on_cpu"]]
         other = [x for x in xs if x["client_on_cpu"] != x["worker_last_on_cpu"]]
-
-        def slow(ys):
-            return f"{sum(y['reply_ms'] > 1 for y in ys)} of {len(ys)}"
-
         name = f"{bench.BUILD_LABEL[b]}, worker {pol.upper()}" + (" (as built)" if AS_BUILT[b] == pol else "")
         print(f"{name:30s} {statistics.median(x['reply_ms'] for x in xs):15.3f} {slow(xs):>10s} {slow(same):>31s}"
               f" {slow(other):>16s}")
+
 
 if __name__ == "__main__":
     main()
