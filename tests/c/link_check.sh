@@ -49,9 +49,11 @@ if [ -f "$rs/CMakeCache.txt" ]; then
     # The archives valkey-server's own link names: the build directory also holds the gtest
     # binary's (a Valkey archive, gtest, gmock), whose symbols are not dependencies.
     dep_archives() {
+        local lib
+        lib=$(realpath "$linklib")
         tr ' ' '\n' < "$rs/src/CMakeFiles/valkey-server.dir/link.txt" | grep '\.a$' |
             while read -r a; do case $a in /*) ;; *) a=$rs/src/$a ;; esac
-                [ "$(realpath "$a")" = "$(realpath "$linklib")" ] || realpath "$a"; done | sort -u
+                realpath "$a"; done | grep -vxF "$lib" | sort -u
     }
 else
     settings=$rs/src/.make-settings

@@ -93,8 +93,10 @@ for t in rs c; do
         bad+="cmake --install ${!t} failed: $(tail -3 "$dir/install-$t.log"); "
 done
 files() { (cd "$dir/install-$1" 2>/dev/null && find . | sort); }
-[ -n "$(files rs)" ] && [ "$(files rs)" = "$(files c)" ] ||
-    bad+="installed files differ from the C build's: $(diff <(files rs) <(files c) | head -5 | tr '\n' ' '); "
+files_rs=$(files rs)
+files_c=$(files c)
+[ -n "$files_rs" ] && [ "$files_rs" = "$files_c" ] ||
+    bad+="installed files differ from the C build's: $(diff <(echo "$files_rs") <(echo "$files_c") | head -5 | tr '\n' ' '); "
 cmp -s "$dir/install-rs/usr/bin/valkey-server" "$server" || bad+="the installed valkey-server is not the one built; "
 check "cmake --install: the CMake C build's files, and the valkey-server built" "$bad"
 
