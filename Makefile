@@ -60,29 +60,26 @@ valkey-c:
 valkey-gtests: valkey
 	$(MAKE) -C $(VALKEY_DIR)/src -j$(JOBS) valkey-unit-gtests $(RUST_FLAG_ARGS)
 
-# CMake build of the patched tree with -DUSE_RUST_CORE=ON (own source copy, so it never
-# touches build/valkey's generated files).
-valkey-cmake:
-	@valkey-patch/prepare-tree.sh $(VALKEY_CMAKE_SRC)
-	@# Valkey's CMake configures jemalloc inside the source tree once, at configure time: a
-	@# re-created source tree (new patch) needs a fresh build dir, or the build misses its headers.
-	@if ! cmp -s $(VALKEY_CMAKE_SRC)/.valkey-rs-core-patch $(VALKEY_CMAKE_DIR)/.valkey-rs-core-patch; then \
-	    rm -rf $(VALKEY_CMAKE_DIR) && mkdir -p $(VALKEY_CMAKE_DIR) && \
-	    cp $(VALKEY_CMAKE_SRC)/.valkey-rs-core-patch $(VALKEY_CMAKE_DIR)/; fi
-	CARGO_TARGET_DIR=$(CURDIR)/target/valkey-cmake cmake -S $(VALKEY_CMAKE_SRC) -B $(VALKEY_CMAKE_DIR) \
-	    -DCMAKE_BUILD_TYPE=Release -DUSE_RUST_CORE=ON -DRUST_CORE_DIR=$(CURDIR) \
-	    -DBUILD_UNIT_GTESTS=ON -DINSTALL_GTEST=OFF $(CMAKE_GTEST_SOURCE)
-	cmake --build $(VALKEY_CMAKE_DIR) -j $(JOBS)
+# A CMake Release build of the patched source: $(call cmake_build,SRC,DIR,ENV,FLAGS) prepares
+# SRC (its own source copy: CMake configures jemalloc inside the source tree, once, at
+# configure time) and builds it in DIR. A re-created source tree (new patch) needs a fresh
+# build dir, or the build misses its headers.
+define cmake_build
+	@valkey-patch/prepare-tree.sh $(1)
+	@if ! cmp -s $(1)/.valkey-rs-core-patch $(2)/.valkey-rs-core-patch; then \
+	    rm -rf $(2) && mkdir -p $(2) && cp $(1)/.valkey-rs-core-patch $(2)/; fi
+	$(3) cmake -S $(1) -B $(2) -DCMAKE_BUILD_TYPE=Release $(4)
+	cmake --build $(2) -j $(JOBS)
+endef
 
-# The same patched source built by CMake without the flag (plain C), for test-cmake's link
-# checks; its own source copy, since CMake configures jemalloc inside the source tree.
+# -DUSE_RUST_CORE=ON, with Valkey's gtests (never touches build/valkey's generated files).
+valkey-cmake:
+	$(call cmake_build,$(VALKEY_CMAKE_SRC),$(VALKEY_CMAKE_DIR),CARGO_TARGET_DIR=$(CURDIR)/target/valkey-cmake,\
+	    -DUSE_RUST_CORE=ON -DRUST_CORE_DIR=$(CURDIR) -DBUILD_UNIT_GTESTS=ON -DINSTALL_GTEST=OFF $(CMAKE_GTEST_SOURCE))
+
+# The same source without the flag (plain C), for test-cmake's link checks.
 valkey-cmake-c:
-	@valkey-patch/prepare-tree.sh $(VALKEY_CMAKE_C_SRC)
-	@if ! cmp -s $(VALKEY_CMAKE_C_SRC)/.valkey-rs-core-patch $(VALKEY_CMAKE_C_DIR)/.valkey-rs-core-patch; then \
-	    rm -rf $(VALKEY_CMAKE_C_DIR) && mkdir -p $(VALKEY_CMAKE_C_DIR) && \
-	    cp $(VALKEY_CMAKE_C_SRC)/.valkey-rs-core-patch $(VALKEY_CMAKE_C_DIR)/; fi
-	cmake -S $(VALKEY_CMAKE_C_SRC) -B $(VALKEY_CMAKE_C_DIR) -DCMAKE_BUILD_TYPE=Release
-	cmake --build $(VALKEY_CMAKE_C_DIR) -j $(JOBS)
+	$(call cmake_build,$(VALKEY_CMAKE_C_SRC),$(VALKEY_CMAKE_C_DIR))
 
 # ---------------------------------------------------------------- run
 

@@ -111,6 +111,9 @@ flush_path="emptyDbAsync flushReplicaKeysWithExpireList freeReplicaKeysWithExpir
 accessors="vkrs_cluster_enabled vkrs_db_keys_slot vkrs_db_expires_slot vkrs_db_volatile_items_slot
     vkrs_kvstore_create_keys vkrs_kvstore_create_expires vkrs_kvstore_size vkrs_dict_size"
 server=$(tree_bin "$rs" valkey-server)
+# valkey-server's symbols, read once for the checks below: nm -S prints ADDR SIZE TYPE NAME,
+# or ADDR TYPE NAME for a symbol without a size.
+syms=$(nm -S "$server")
 got_calls=""
 for fn in $flush_path; do
     asm=$(objdump -d --no-show-raw-insn --disassemble="$fn" "$server")
@@ -122,16 +125,17 @@ for fn in $flush_path; do
     [ "$n" -eq 0 ] || got_calls="$got_calls $fn:$n"
 done
 check "valkey-server: the library's flush path calls Valkey's C directly, not through the GOT" "$got_calls"
-# nm -S: address, size, type, name (hex); the Rust submit is local and mangled.
+# The Rust submit is local and mangled: c++filt names it PATH::hHASH.
 found=0 lo=0 hi=0
 while read -r addr size; do
     a=$((16#$addr)) e=$((16#$addr + 16#$size))
     { [ "$found" -eq 0 ] || [ "$a" -lt "$lo" ]; } && lo=$a
     [ "$e" -gt "$hi" ] && hi=$e
     found=$((found + 1))
-done < <(nm -S -C "$server" | awk -v names="$flush_path $accessors" '
+done < <(c++filt <<< "$syms" | awk -v names="$flush_path $accessors" '
     BEGIN { n = split(names, a, /[ \n]+/); for (i = 1; i <= n; i++) if (a[i] != "") want[a[i]] = 1 }
-    NF >= 4 && (($4 in want) || $4 == "valkey_rs_core::ffi::lazyfree::submit") { print $1, $2 }')
+    NF >= 4 { f = $4; sub(/::h[0-9a-f]+$/, "", f) }
+    NF >= 4 && (($4 in want) || f == "valkey_rs_core::ffi::lazyfree::submit") { print $1, $2 }')
 bytes=$((hi - lo))
 want=$(($(echo $flush_path $accessors | wc -w) + 1)) # + submit
 bad=""
@@ -160,7 +164,7 @@ if [ -n "$hot" ]; then
     deps=$(echo "$depsyms" | awk 'NF >= 3 { print $3 }' | sort -u)
     # nm's hex addresses as numbers (Debian's mawk has no strtonum).
     awk_hex='function hex(h,   i, v) { v = 0; h = tolower(h); for (i = 1; i <= length(h); i++) v = v * 16 + index("0123456789abcdef", substr(h, i, 1)) - 1; return v }'
-    bad=$(nm -S "$server" | awk -v n=40 -v deps="$deps" "$awk_hex"'
+    bad=$(awk -v n=40 -v deps="$deps" "$awk_hex"'
         BEGIN { m = split(deps, d, "\n"); for (i = 1; i <= m; i++) dep[d[i]] = 1 }
         NR == FNR { if ($0 ~ /^ *\*\(\.text\.[^*]*\)$/) { f = $0; sub(/^ *\*\(\.text\./, "", f); sub(/\)$/, "", f)
                     if (!(f in rank) && !(f in dep)) { rank[f] = ++k; name[k] = f } } next }
@@ -171,16 +175,17 @@ if [ -n "$hot" ]; then
                 if (got == 1) lo = addr[f]; span += size[f]; prev = addr[f]; pf = f; hi = addr[f] + size[f] }
             if (got < n) printf "only %d of the order'"'"'s functions found; ", got
             else if (hi - lo > 2 * span) printf "the first %d span %d bytes for %d bytes of code; ", n, hi - lo, span
-        }' "$order" -) || bad="could not read $order or the symbols of $server"
+        }' "$order" - <<< "$syms") || bad="could not read $order or the symbols of $server"
     check "valkey-server: its hot functions are linked in the order of $(basename "$order")" "$bad"
     # The functions the script puts at an offset from an alignment ('. = ALIGN(A); . += O;'
     # before their line) stand there: A 16-byte shift of one of them moved pattern PUBLISH by 20 %.
-    bad=$(nm "$server" | awk "$awk_hex"'
+    bad=$(awk "$awk_hex"'
         NR == FNR { if (match($0, /ALIGN\([0-9]+\); \. \+= [0-9]+;/)) { split($0, w, /[^0-9]+/); a = w[2]; o = w[3]; next }
                     if (a && $0 ~ /^ *\*\(\.text\.[^*]*\)$/) { f = $0; sub(/^ *\*\(\.text\./, "", f); sub(/\)$/, "", f); al[f] = a; off[f] = o; k++ }
                     a = 0; next }
-        ($3 in al) && ($2 == "t" || $2 == "T") { seen++; if (hex($1) % al[$3] != off[$3]) printf "%s at 0x%s, not %d past a %d-byte boundary; ", $3, $1, off[$3], al[$3] }
-        END { if (!k) printf "no aligned function in the script; "; else if (seen != k) printf "%d of %d aligned functions found; ", seen, k }' "$order" -) ||
+        ($NF in al) && ($(NF - 1) == "t" || $(NF - 1) == "T") { f = $NF; seen++
+            if (hex($1) % al[f] != off[f]) printf "%s at 0x%s, not %d past a %d-byte boundary; ", f, $1, off[f], al[f] }
+        END { if (!k) printf "no aligned function in the script; "; else if (seen != k) printf "%d of %d aligned functions found; ", seen, k }' "$order" - <<< "$syms") ||
         bad="could not read $order or the symbols of $server"
     check "valkey-server: the functions $(basename "$order") aligns stand at their offsets" "$bad"
     # The dependency objects the script places whole ('*ARCHIVE:MEMBER(.text)') lie in its
@@ -198,10 +203,10 @@ if [ -n "$hot" ]; then
             { echo "NOTE: no $archive under $deps_dir: $member not in this build"; continue; }
         fns=$(echo "$depsyms" | awk -F: -v a="$archive" -v m="$member" '{ n = split($1, p, "/") } p[n] == a && $2 == m { split($3, w, " "); if (w[2] == "T") print w[3] }')
         [ -n "$fns" ] || { bad+="no global function of $member in $archive; "; continue; }
-        bad+=$(nm "$server" | awk -v fns="$fns" -v sec="$sec" -v m="$member" "$awk_hex"'
+        bad+=$(awk -v fns="$fns" -v sec="$sec" -v m="$member" "$awk_hex"'
             BEGIN { n = split(fns, f, "\n"); for (i = 1; i <= n; i++) want[f[i]] = 1; split(sec, s, " "); lo = hex(s[1]); hi = lo + hex(s[2]) }
-            ($3 in want) && ($2 == "T" || $2 == "t") { seen++; a = hex($1); if (a < lo || a >= hi) { out++; if (out <= 3) printf "%s (%s) at 0x%s, outside .text.hot_order; ", $3, m, $1 } }
-            END { if (seen < n) printf "%d of %d functions of %s found; ", seen, n, m; if (out > 3) printf "and %d more; ", out - 3 }')
+            ($NF in want) && ($(NF - 1) == "T" || $(NF - 1) == "t") { seen++; a = hex($1); if (a < lo || a >= hi) { out++; if (out <= 3) printf "%s (%s) at 0x%s, outside .text.hot_order; ", $NF, m, $1 } }
+            END { if (seen < n) printf "%d of %d functions of %s found; ", seen, n, m; if (out > 3) printf "and %d more; ", out - 3 }' <<< "$syms")
     done <<< "$members"
     check "valkey-server: the dependency objects $(basename "$order") places whole lie in .text.hot_order" "$bad"
 else
