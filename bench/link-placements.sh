@@ -71,8 +71,9 @@ base=$(nm "$dir/$target" | awk -v s="$sym" '$3 == s {print $1}')
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-# The Rust build's valkey-server links its hot functions first, in one block ahead of .text
-# (-Wl,-T,valkey-patch/hot-text.ld): padding in .text would land after that block and leave the
+# The Rust build's valkey-server links its hot functions first, in one block at the start of
+# .text (-Wl,-T with the script valkey-patch/hot-link-script.sh wrote from
+# valkey-patch/hot-text.ld): padding in a section of .text would land after that block and leave the
 # hot code where it was in every relink, one draw of code placement against C's four. A 16-byte
 # shift of one function in that block moved the pub/sub section's pattern PUBLISH by 20 %
 # (bench/README.md, "Code placement moves the Rust build's hot block too"). So there the padding
@@ -82,9 +83,9 @@ pad_section=.text
 if [ -n "$hot_script" ]; then
     pad_section=.text.valkey_bench_placement_pad
     awk -v pad="$pad_section" 'seen && !done && /^ *\{/ {print; print "    *(" pad ")"; done = 1; next}
-        /\.text\.hot_order *:/ {seen = 1} {print}' "${hot_script#-Wl,-T,}" >"$tmp/hot-text.ld"
+        /^ *\.text +:/ {seen = 1} {print}' "${hot_script#-Wl,-T,}" >"$tmp/hot-text.ld"
     grep -qF "*($pad_section)" "$tmp/hot-text.ld" ||
-        { echo "link-placements: no .text.hot_order block in ${hot_script#-Wl,-T,}" >&2; exit 1; }
+        { echo "link-placements: no .text statement in ${hot_script#-Wl,-T,}" >&2; exit 1; }
     link=${link/"$hot_script"/-Wl,-T,$tmp/hot-text.ld}
 fi
 for pad in 16 32 48; do
