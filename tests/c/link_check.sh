@@ -199,8 +199,8 @@ if [ -n "$hot" ]; then
     check "valkey-server: the functions $(basename "$order") aligns stand at their offsets" "$bad"
     # The dependency objects the script places whole ('*ARCHIVE:MEMBER(.text)') lie in the
     # ordered block: their global functions before every function of .text whose name none of
-    # the script's patterns matches. Left to follow the hot block, jemalloc.o's free path cost the lazyfree
-    # worker 1.5x.
+    # the script's patterns matches. Left to follow the hot block, jemalloc.o's free path cost
+    # the lazyfree worker 1.5x.
     bad=""
     members=$(sed -n 's/^ *\*\([^*:( ]*\.a\):\([^( ]*\)(\.text)$/\1 \2/p' "$order")
     [ -n "$members" ] || bad="no '*ARCHIVE:MEMBER(.text)' line in $order; "
@@ -228,13 +228,15 @@ if [ -n "$hot" ]; then
             NR == FNR { if ($1 == ".text") { lo = hex($3); hi = lo + hex($5) } next }
             ($(NF - 1) == "T" || $(NF - 1) == "t") { a = hex($1); if (a < lo || a >= hi) next; f = $NF
                 if (f in want) { seen++; if (a > last) { last = a; lastf = f } next }
-                if (f in loc) next
+                # By rising address (sorted below): the first function no pattern matches is
+                # the end of the block, and after it only the placed ones need a look.
+                if ((f in loc) || first) next
                 for (i = 1; i <= np; i++) if (p[i] != "" && f ~ p[i]) next
-                if (!first || a < first) { first = a; firstf = f } }
+                first = a; firstf = f }
             END { if (!lo) printf "no .text section; "
                   else if (seen < k) printf "%d of %d functions found in .text; ", seen, k
                   else if (first && last > first) printf "%s at 0x%x, after %s (0x%x), which no line places; ", lastf, last, firstf, first }' \
-            <(readelf -SW "$server" | sed 's/^ *\[ *[0-9]*\]//') - <<< "$syms") ||
+            <(readelf -SW "$server" | sed 's/^ *\[ *[0-9]*\]//') <(sort <<< "$syms")) ||
             bad+="could not read the sections or symbols of $server; "
     fi
     check "valkey-server: the dependency objects $(basename "$order") places whole (${members_found:-none}) lie in its ordered block" "$bad"
