@@ -184,5 +184,6 @@ def main():
         print(f"    {obj}(.text)")
     print("    . = ALIGN(64);")
 
+
 if __name__ == "__main__":
     main()

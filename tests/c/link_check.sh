@@ -154,9 +154,12 @@ check "valkey-server: the C build's program headers ($(echo "$cph" | tr ';' '\n'
 # The same sections of code as the C build's, by name and in order: one .text. Code in an
 # output section of another name (the linker script of stops 43-48 added .text.hot_order) is
 # code whose file and line Valgrind drops and that tools reading .text do not see.
-xsecs() { readelf -SW "$1" | sed 's/^ *\[ *[0-9]*\]//' | awk '$2 == "PROGBITS" && $(NF - 3) ~ /X/ { printf "%s ", $1 }'; }
-rx=$(xsecs "$server")
-cx=$(xsecs "$(tree_bin "$c" valkey-server)")
+# section_table BINARY: readelf's section headers without the [N] column: NAME TYPE ADDR OFF SIZE ...
+section_table() { readelf -SW "$1" | sed 's/^ *\[ *[0-9]*\]//'; }
+xsecs() { awk '$2 == "PROGBITS" && $(NF - 3) ~ /X/ { printf "%s ", $1 }'; }
+server_sections=$(section_table "$server")
+rx=$(xsecs <<< "$server_sections")
+cx=$(section_table "$(tree_bin "$c" valkey-server)" | xsecs)
 bad=""
 [ -n "$cx" ] && [ "$rx" = "$cx" ] || bad="Rust: $rx C: $cx"
 check "valkey-server: the C build's sections of code ($cx)" "$bad"
@@ -213,11 +216,13 @@ if [ -n "$hot" ]; then
         # A build without that archive (MALLOC=libc: no jemalloc) has nothing for the line to place.
         echo "$depsyms" | awk -F: -v a="$archive" '{ n = split($1, p, "/") } p[n] == a { found = 1 } END { exit !found }' ||
             { echo "NOTE: no $archive under $deps_dir: $member not in this build"; continue; }
-        fns=$(echo "$depsyms" | awk -F: -v a="$archive" -v m="$member" '{ n = split($1, p, "/") } p[n] == a && $2 == m { split($3, w, " "); if (w[2] == "T") print w[3] }')
+        # The member's functions, TYPE NAME: global (T) ones to locate, static (t) ones not to
+        # be taken for what follows the block.
+        mfns=$(echo "$depsyms" | awk -F: -v a="$archive" -v m="$member" '{ n = split($1, p, "/") } p[n] == a && $2 == m { split($3, w, " "); if (w[2] == "T" || w[2] == "t") print w[2], w[3] }')
+        fns=$(awk '$1 == "T" { print $2 }' <<< "$mfns")
         [ -n "$fns" ] || { bad+="no global function of $member in $archive; "; continue; }
         placed+="$fns"$'\n'
-        # Its static functions too: not to be taken for what follows the block.
-        placed_local+=$(echo "$depsyms" | awk -F: -v a="$archive" -v m="$member" '{ n = split($1, p, "/") } p[n] == a && $2 == m { split($3, w, " "); if (w[2] == "t") print w[3] }')$'\n'
+        placed_local+=$(awk '$1 == "t" { print $2 }' <<< "$mfns")$'\n'
         members_found+="$member "
     done <<< "$members"
     if [ -n "$placed" ]; then
@@ -236,7 +241,7 @@ if [ -n "$hot" ]; then
             END { if (!lo) printf "no .text section; "
                   else if (seen < k) printf "%d of %d functions found in .text; ", seen, k
                   else if (first && last > first) printf "%s at 0x%x, after %s (0x%x), which no line places; ", lastf, last, firstf, first }' \
-            <(readelf -SW "$server" | sed 's/^ *\[ *[0-9]*\]//') <(sort <<< "$syms")) ||
+            <(echo "$server_sections") <(sort <<< "$syms")) ||
             bad+="could not read the sections or symbols of $server; "
     fi
     check "valkey-server: the dependency objects $(basename "$order") places whole (${members_found:-none}) lie in its ordered block" "$bad"
