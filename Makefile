@@ -40,7 +40,7 @@ define stage
 endef
 
 .PHONY: all valkey valkey-c valkey-gtests valkey-cmake valkey-cmake-c run test bench clean \
-        test-fmt test-clippy test-cargo test-header test-c test-gtest test-link test-cmake test-tcl test-tcl-c
+        test-fmt test-clippy test-cargo test-msrv test-header test-c test-gtest test-link test-cmake test-tcl test-tcl-c
 
 all: valkey
 
@@ -101,8 +101,9 @@ test:
 	@$(MAKE) --no-print-directory test-fmt
 	$(call stage,2/12,cargo clippy --all-targets -- -D warnings)
 	@$(MAKE) --no-print-directory test-clippy
-	$(call stage,3/12,cargo test)
+	$(call stage,3/12,cargo test; the library and its tests on the oldest supported Rust (Cargo.toml's rust-version))
 	@$(MAKE) --no-print-directory test-cargo
+	@$(MAKE) --no-print-directory test-msrv MSRV_FETCH_OPTIONAL=1
 	$(call stage,4/12,generated header drift (include/valkey_rs_core.h))
 	@$(MAKE) --no-print-directory test-header
 	$(call stage,5/12,C ABI and differential tests (tests/c/run.sh))
@@ -132,6 +133,24 @@ test-clippy:
 
 test-cargo:
 	$(CARGO) test
+
+# A distribution builds the library with its own rustc (Debian 13: 1.85), so the oldest
+# version Cargo.toml promises must build it and pass its tests, with the committed lock.
+# rustup fetches that toolchain when it is missing; MSRV_FETCH_OPTIONAL=1 (make test) turns
+# a failed fetch (no rustup, no network) into a NOT RUN line instead of a failure. A
+# toolchain that is there and fails to build or test always fails.
+MSRV := $(shell sed -n 's/^rust-version *= *"\(.*\)"/\1/p' Cargo.toml)
+test-msrv:
+	@mkdir -p target; if ! rustup run $(MSRV) rustc --version >/dev/null 2>&1 && \
+	    ! rustup toolchain install $(MSRV) --profile minimal >target/msrv-install.log 2>&1; then \
+	    grep -m1 -i error target/msrv-install.log; \
+	    if [ "$(MSRV_FETCH_OPTIONAL)" = 1 ]; then \
+	        echo "test-msrv: NOT RUN: Rust $(MSRV) is not installed and rustup could not install it"; exit 0; fi; \
+	    echo "test-msrv: Rust $(MSRV) is not installed and rustup could not install it" >&2; exit 1; fi; \
+	rustup run $(MSRV) rustc --version && \
+	CARGO_TARGET_DIR=$(CURDIR)/target/msrv rustup run $(MSRV) cargo build --release --locked && \
+	CARGO_TARGET_DIR=$(CURDIR)/target/msrv rustup run $(MSRV) cargo test --locked && \
+	echo "test-msrv: the library builds and its tests pass on Rust $(MSRV)"
 
 # build.rs regenerates the header; the committed one must be identical.
 test-header:

@@ -103,7 +103,7 @@ where
         if noexpire > 3 {
             break;
         }
-        if cycles.is_multiple_of(64) && host.now_ms() - start > 1 {
+        if cycles % 64 == 0 && host.now_ms() - start > 1 {
             break;
         }
         if keys.is_empty() {
