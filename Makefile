@@ -101,7 +101,7 @@ test:
 	@$(MAKE) --no-print-directory test-fmt
 	$(call stage,2/12,cargo clippy --all-targets -- -D warnings)
 	@$(MAKE) --no-print-directory test-clippy
-	$(call stage,3/12,cargo test; the library and its tests on the oldest supported Rust (Cargo.toml's rust-version))
+	$(call stage,3/12,cargo test; the library and its tests on the oldest supported Rust (rust-version in Cargo.toml))
 	@$(MAKE) --no-print-directory test-cargo
 	@$(MAKE) --no-print-directory test-msrv MSRV_FETCH_OPTIONAL=1
 	$(call stage,4/12,generated header drift (include/valkey_rs_core.h))
