@@ -140,6 +140,8 @@ test-cargo:
 # a failed fetch (no rustup, no network) into a NOT RUN line instead of a failure. A
 # toolchain that is there and fails to build or test always fails.
 MSRV := $(shell sed -n 's/^rust-version *= *"\(.*\)"/\1/p' Cargo.toml)
+# Through rustup's cargo proxy, as test-miri and fuzz run nightly; its own target dir.
+MSRV_CARGO = CARGO_TARGET_DIR=$(CURDIR)/target/msrv $(CARGO) +$(MSRV)
 test-msrv:
 	@mkdir -p target; if ! rustup run $(MSRV) rustc --version >/dev/null 2>&1 && \
 	    ! rustup toolchain install $(MSRV) --profile minimal >target/msrv-install.log 2>&1; then \
@@ -148,8 +150,7 @@ test-msrv:
 	        echo "test-msrv: NOT RUN: Rust $(MSRV) is not installed and rustup could not install it"; exit 0; fi; \
 	    echo "test-msrv: Rust $(MSRV) is not installed and rustup could not install it" >&2; exit 1; fi; \
 	rustup run $(MSRV) rustc --version && \
-	CARGO_TARGET_DIR=$(CURDIR)/target/msrv rustup run $(MSRV) cargo build --release --locked && \
-	CARGO_TARGET_DIR=$(CURDIR)/target/msrv rustup run $(MSRV) cargo test --locked && \
+	$(MSRV_CARGO) build --release --locked && $(MSRV_CARGO) test --locked && \
 	echo "test-msrv: the library builds and its tests pass on Rust $(MSRV)"
 
 # build.rs regenerates the header; the committed one must be identical.
